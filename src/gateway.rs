@@ -1,0 +1,210 @@
+//! The serving engine, independent of gRPC: a request loads the current
+//! snapshot once, resolves the model version, is checked against the model's
+//! declaration, and runs on that version's session workers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tonic::Code;
+
+use crate::error::{ServeError, code_label};
+use crate::model::{InputTensor, ModelVersion, OutputTensor};
+use crate::repository::{Snapshot, SnapshotCell};
+use crate::telemetry::metric;
+
+/// A decoded ModelInfer request.
+#[derive(Debug, Clone, Default)]
+pub struct InferRequest {
+    pub model_name: String,
+    /// Empty = the model's default version.
+    pub model_version: String,
+    pub id: String,
+    pub inputs: Vec<InputTensor>,
+    /// Requested outputs in answer order; empty = all, in the model's order.
+    pub outputs: Vec<String>,
+    pub deadline: Option<Instant>,
+}
+
+/// What answered and what it said.
+#[derive(Debug, Clone)]
+pub struct InferResponse {
+    pub model_name: String,
+    pub model_version: String,
+    pub id: String,
+    pub outputs: Vec<OutputTensor>,
+}
+
+/// The engine behind every RPC.
+pub struct Gateway {
+    snapshots: Arc<SnapshotCell>,
+}
+
+impl Gateway {
+    pub fn new(snapshots: Arc<SnapshotCell>) -> Self {
+        Self { snapshots }
+    }
+
+    /// The snapshot in force now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshots.load()
+    }
+
+    /// Runs one inference request end to end, recording its metrics.
+    pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, ServeError> {
+        let mut record = RequestRecord::start();
+        let snapshot = self.snapshots.load();
+        let version = snapshot.resolve(&request.model_name, &request.model_version);
+        let version = match version {
+            Ok(version) => version,
+            Err(error) => {
+                if !matches!(error, ServeError::ModelNotFound(_)) {
+                    record.model = request.model_name.clone();
+                }
+                record.finish(error.code());
+                return Err(error);
+            }
+        };
+        record.model = version.key.model.clone();
+        record.version = version.version_label.clone();
+        // The snapshot is no longer needed; `version` keeps the model alive.
+        drop(snapshot);
+        let result = run_on(&version, request).await;
+        record.finish(result.as_ref().map_or_else(ServeError::code, |_| Code::Ok));
+        result
+    }
+}
+
+async fn run_on(version: &Arc<ModelVersion>, request: InferRequest) -> Result<InferResponse, ServeError> {
+    let InferRequest {
+        id,
+        inputs,
+        outputs,
+        deadline,
+        ..
+    } = request;
+    check_inputs(version, &inputs)?;
+    let outputs = select_outputs(version, outputs)?;
+    let run = version.run(inputs, outputs, deadline);
+    let result = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), run)
+            .await
+            .unwrap_or(Err(ServeError::DeadlineExceeded))?,
+        None => run.await?,
+    };
+    Ok(InferResponse {
+        model_name: version.key.model.clone(),
+        model_version: version.version_label.clone(),
+        id,
+        outputs: result.outputs,
+    })
+}
+
+/// Every declared input exactly once, nothing else, each matching its declaration.
+fn check_inputs(version: &ModelVersion, inputs: &[InputTensor]) -> Result<(), ServeError> {
+    for (index, input) in inputs.iter().enumerate() {
+        let Some(spec) = version.input(&input.name) else {
+            let expected: Vec<&str> = version.inputs.iter().map(|s| s.name.as_str()).collect();
+            return Err(ServeError::invalid(format!(
+                "unknown input '{}' for model '{}': expected inputs {expected:?}",
+                input.name, version.key.model
+            )));
+        };
+        if inputs[..index].iter().any(|earlier| earlier.name == input.name) {
+            return Err(ServeError::invalid(format!(
+                "input '{}' given more than once",
+                input.name
+            )));
+        }
+        input.validate(spec, version.config.max_batch_size)?;
+    }
+    if let Some(missing) = version
+        .inputs
+        .iter()
+        .find(|spec| !inputs.iter().any(|i| i.name == spec.name))
+    {
+        return Err(ServeError::invalid(format!(
+            "missing input '{}': expected {} with shape {}",
+            missing.name,
+            missing.datatype,
+            crate::model::shape_text(&missing.shape)
+        )));
+    }
+    if version.config.max_batch_size > 0 {
+        let batch = inputs.first().and_then(|i| i.shape.first()).copied();
+        if let Some(other) = inputs.iter().find(|i| i.shape.first().copied() != batch) {
+            return Err(ServeError::invalid(format!(
+                "input '{}': expected batch size {} like the other inputs, got {}",
+                other.name,
+                batch.unwrap_or(0),
+                other.shape.first().copied().unwrap_or(0)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves the requested output names (all when none are requested).
+fn select_outputs(version: &ModelVersion, requested: Vec<String>) -> Result<Vec<String>, ServeError> {
+    if requested.is_empty() {
+        return Ok(version.outputs.iter().map(|o| o.name.clone()).collect());
+    }
+    for (index, name) in requested.iter().enumerate() {
+        if version.output(name).is_none() {
+            let known: Vec<&str> = version.outputs.iter().map(|s| s.name.as_str()).collect();
+            return Err(ServeError::invalid(format!(
+                "unknown output '{name}' requested from model '{}': expected one of {known:?}",
+                version.key.model
+            )));
+        }
+        if requested[..index].contains(name) {
+            return Err(ServeError::invalid(format!(
+                "output '{name}' requested more than once"
+            )));
+        }
+    }
+    Ok(requested)
+}
+
+/// Request metrics, recorded when dropped so a call the client cancelled
+/// still counts (as CANCELLED).
+struct RequestRecord {
+    started: Instant,
+    route: String,
+    model: String,
+    version: String,
+    code: Option<Code>,
+}
+
+impl RequestRecord {
+    fn start() -> Self {
+        metrics::gauge!(metric::INFLIGHT).increment(1.0);
+        Self {
+            started: Instant::now(),
+            route: String::new(),
+            model: String::new(),
+            version: String::new(),
+            code: None,
+        }
+    }
+
+    fn finish(&mut self, code: Code) {
+        self.code = Some(code);
+    }
+}
+
+impl Drop for RequestRecord {
+    fn drop(&mut self) {
+        metrics::gauge!(metric::INFLIGHT).decrement(1.0);
+        let code = code_label(self.code.unwrap_or(Code::Cancelled));
+        metrics::counter!(metric::REQUESTS,
+            "route" => std::mem::take(&mut self.route),
+            "model" => self.model.clone(),
+            "version" => self.version.clone(),
+            "code" => code)
+        .increment(1);
+        metrics::histogram!(metric::REQUEST_DURATION,
+            "model" => std::mem::take(&mut self.model),
+            "version" => std::mem::take(&mut self.version))
+        .record(self.started.elapsed().as_secs_f64());
+    }
+}

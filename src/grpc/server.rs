@@ -1,0 +1,87 @@
+//! Assembles the tonic server: inference, health and reflection services on
+//! one listener, with message limits and optional (mutual) TLS.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::HealthService;
+
+use super::readiness::Readiness;
+use super::service::InferenceService;
+use crate::config::ServeConfig;
+use crate::gateway::Gateway;
+use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::proto::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
+
+/// PEM contents for TLS, read at start-up.
+pub struct TlsSettings {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    pub client_ca: Option<Vec<u8>>,
+}
+
+impl TlsSettings {
+    /// Reads the files named by `--tls-*`.
+    pub fn read(config: &ServeConfig) -> anyhow::Result<Option<Self>> {
+        let Some(files) = &config.tls else { return Ok(None) };
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+        };
+        Ok(Some(Self {
+            cert: read(&files.cert)?,
+            key: read(&files.key)?,
+            client_ca: files.client_ca.as_deref().map(read).transpose()?,
+        }))
+    }
+}
+
+/// Everything the gRPC server needs.
+pub struct GrpcServer {
+    pub gateway: Arc<Gateway>,
+    pub readiness: Arc<Readiness>,
+    pub health: HealthServer<HealthService>,
+    pub max_message_bytes: usize,
+    pub tls: Option<TlsSettings>,
+}
+
+impl GrpcServer {
+    /// Serves on `listener` until `shutdown` resolves, then lets running
+    /// calls finish (the caller bounds how long).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let inference = GrpcInferenceServiceServer::new(InferenceService::new(self.gateway, self.readiness))
+            .max_decoding_message_size(self.max_message_bytes)
+            .max_encoding_message_size(self.max_message_bytes);
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+
+        let mut builder = Server::builder();
+        if let Some(tls) = self.tls {
+            let mut config = ServerTlsConfig::new().identity(Identity::from_pem(tls.cert, tls.key));
+            if let Some(ca) = tls.client_ca {
+                config = config.client_ca_root(Certificate::from_pem(ca));
+            }
+            builder = builder.tls_config(config)?;
+        }
+        builder
+            .add_service(self.health)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
+            .add_service(inference)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await?;
+        Ok(())
+    }
+}

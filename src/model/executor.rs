@@ -1,0 +1,170 @@
+//! Session workers: `ort::Session::run` blocks and takes `&mut self`, so each
+//! session is owned by one OS thread fed from a bounded queue shared by all
+//! instances of a version. The async runtime only ever enqueues and awaits a
+//! oneshot reply. Threads exit on their own when the queue's last sender is
+//! dropped (the version left the snapshot and its last request finished), so
+//! a model's memory is freed on its worker thread, never on an async worker.
+
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use metrics::Histogram;
+use ort::memory::Allocator;
+use ort::session::Session;
+use tokio::sync::oneshot;
+
+use super::onnx_values::{from_ort_value, to_ort_value};
+use super::{InputTensor, OutputTensor};
+use crate::error::ServeError;
+
+/// What a run produced, with its timings.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub outputs: Vec<OutputTensor>,
+    pub queue_time: Duration,
+    pub infer_time: Duration,
+}
+
+/// One request waiting for a session.
+struct Job {
+    inputs: Vec<InputTensor>,
+    /// Output names in answer order.
+    outputs: Vec<String>,
+    enqueued: Instant,
+    deadline: Option<Instant>,
+    reply: oneshot::Sender<Result<RunOutput, ServeError>>,
+}
+
+/// The sending side of a version's queue.
+pub struct Executor {
+    jobs: Sender<Job>,
+    capacity: usize,
+    model: String,
+    version: u64,
+}
+
+/// Metric handles a worker records into, created once per version.
+#[derive(Clone)]
+pub struct WorkerMetrics {
+    pub queue: Histogram,
+    pub inference: Histogram,
+}
+
+impl Executor {
+    /// Starts one worker thread per session. `capacity` bounds the requests
+    /// waiting for a free session.
+    pub fn start(
+        sessions: Vec<Session>,
+        capacity: usize,
+        model: &str,
+        version: u64,
+        metrics: WorkerMetrics,
+    ) -> std::io::Result<Self> {
+        let (jobs, receiver) = crossbeam_channel::bounded(capacity);
+        for (index, session) in sessions.into_iter().enumerate() {
+            let receiver = receiver.clone();
+            let metrics = metrics.clone();
+            std::thread::Builder::new()
+                .name(format!("ort-{model}-{version}-{index}"))
+                .spawn(move || worker_loop(session, receiver, metrics))?;
+        }
+        Ok(Self {
+            jobs,
+            capacity,
+            model: model.to_string(),
+            version,
+        })
+    }
+
+    /// Queues a run; a full queue is refused at once.
+    pub async fn run(
+        &self,
+        inputs: Vec<InputTensor>,
+        outputs: Vec<String>,
+        deadline: Option<Instant>,
+    ) -> Result<RunOutput, ServeError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            inputs,
+            outputs,
+            enqueued: Instant::now(),
+            deadline,
+            reply,
+        };
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(ServeError::QueueFull {
+                    model: self.model.clone(),
+                    version: self.version,
+                    capacity: self.capacity,
+                });
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(ServeError::Runtime("session workers stopped".into()));
+            }
+        }
+        // Dropping this future (client cancelled) closes `answer`; the worker
+        // sees that and skips the job.
+        answer.await.unwrap_or_else(|_| {
+            Err(ServeError::Runtime(
+                "session worker ended before answering".into(),
+            ))
+        })
+    }
+}
+
+fn worker_loop(mut session: Session, jobs: Receiver<Job>, metrics: WorkerMetrics) {
+    let allocator = Allocator::default();
+    while let Ok(job) = jobs.recv() {
+        if job.reply.is_closed() {
+            continue;
+        }
+        let queue_time = job.enqueued.elapsed();
+        metrics.queue.record(queue_time.as_secs_f64());
+        if job.deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = job.reply.send(Err(ServeError::DeadlineExceeded));
+            continue;
+        }
+        let started = Instant::now();
+        // A panic inside one run must not take the worker (and with it the
+        // version's capacity) down.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            run_session(&mut session, &allocator, &job.inputs, &job.outputs)
+        }))
+        .unwrap_or_else(|_| Err(ServeError::Runtime("panic while running the model".into())));
+        let infer_time = started.elapsed();
+        metrics.inference.record(infer_time.as_secs_f64());
+        let _ = job.reply.send(result.map(|outputs| RunOutput {
+            outputs,
+            queue_time,
+            infer_time,
+        }));
+    }
+}
+
+/// Runs one request on a session, synchronously. Also used for warm-up.
+pub fn run_session(
+    session: &mut Session,
+    allocator: &Allocator,
+    inputs: &[InputTensor],
+    outputs: &[String],
+) -> Result<Vec<OutputTensor>, ServeError> {
+    let mut values = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        values.push((input.name.as_str(), to_ort_value(allocator, input)?));
+    }
+    let mut results = session
+        .run(values)
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    outputs
+        .iter()
+        .map(|name| {
+            let value = results
+                .remove(name)
+                .ok_or_else(|| ServeError::Runtime(format!("model produced no output '{name}'")))?;
+            from_ort_value(name, value)
+        })
+        .collect()
+}

@@ -1,0 +1,16 @@
+//! Models as the serving path sees them: element types, tensors, and loaded
+//! versions that run requests on their own session threads.
+
+mod datatype;
+mod executor;
+mod onnx_values;
+mod tensor;
+mod version;
+
+pub use datatype::DataType;
+pub use executor::RunOutput;
+pub use tensor::{
+    InputTensor, OutputTensor, TensorData, TensorSpec, element_count, encode_bytes_elements, shape_text,
+    split_bytes_elements,
+};
+pub use version::{ModelVersion, VersionKey};

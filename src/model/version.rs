@@ -1,0 +1,146 @@
+//! One loaded, warmed version of a model: its signature, its settings and the
+//! session workers that run it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ort::memory::Allocator;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+
+use super::executor::{Executor, RunOutput, WorkerMetrics, run_session};
+use super::onnx_values::{tensor_spec, warmup_input};
+use super::{InputTensor, TensorSpec};
+use crate::config::ModelConfig;
+use crate::error::ServeError;
+use crate::onnx_runtime::OnnxRuntime;
+use crate::telemetry::metric;
+
+/// Model name and version number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VersionKey {
+    pub model: String,
+    pub version: u64,
+}
+
+impl std::fmt::Display for VersionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.model, self.version)
+    }
+}
+
+/// A version ready to take traffic.
+pub struct ModelVersion {
+    pub key: VersionKey,
+    pub path: PathBuf,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    pub config: ModelConfig,
+    /// Label value for metrics (`version="2"`).
+    pub version_label: String,
+    executor: Executor,
+}
+
+impl std::fmt::Debug for ModelVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelVersion")
+            .field("key", &self.key)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl ModelVersion {
+    /// Loads `path` into `config.instances` sessions, warms each one and
+    /// starts their workers. Blocking: call from a blocking thread. The error
+    /// is ONNX Runtime's message, ready for the log.
+    pub fn load(
+        runtime: &OnnxRuntime,
+        key: VersionKey,
+        path: &Path,
+        config: &ModelConfig,
+    ) -> Result<Self, String> {
+        let mut sessions = Vec::with_capacity(config.instances);
+        for _ in 0..config.instances {
+            sessions.push(build_session(runtime, path, config)?);
+        }
+        let first = &sessions[0];
+        let inputs = first
+            .inputs()
+            .iter()
+            .map(|outlet| tensor_spec(outlet.name(), outlet.dtype()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outputs = first
+            .outputs()
+            .iter()
+            .map(|outlet| tensor_spec(outlet.name(), outlet.dtype()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if config.max_batch_size > 0
+            && let Some(fixed) = inputs.iter().find(|s| s.shape.first().is_none_or(|&d| d >= 0))
+        {
+            return Err(format!(
+                "max_batch_size is {} but input '{}' has no dynamic first dimension (shape {:?})",
+                config.max_batch_size, fixed.name, fixed.shape
+            ));
+        }
+        if config.warmup {
+            let allocator = Allocator::default();
+            let dummy: Vec<InputTensor> = inputs.iter().map(warmup_input).collect();
+            let names: Vec<String> = outputs.iter().map(|o| o.name.clone()).collect();
+            for session in &mut sessions {
+                run_session(session, &allocator, &dummy, &names)
+                    .map_err(|e| format!("warm-up run failed: {e}"))?;
+            }
+        }
+        let version_label = key.version.to_string();
+        let metrics = WorkerMetrics {
+            queue: metrics::histogram!(metric::QUEUE_DURATION, "model" => key.model.clone(), "version" => version_label.clone()),
+            inference: metrics::histogram!(metric::INFERENCE_DURATION, "model" => key.model.clone(), "version" => version_label.clone()),
+        };
+        let executor = Executor::start(sessions, config.max_queue_size, &key.model, key.version, metrics)
+            .map_err(|e| format!("could not start session threads: {e}"))?;
+        Ok(Self {
+            key,
+            path: path.to_path_buf(),
+            inputs,
+            outputs,
+            config: config.clone(),
+            version_label,
+            executor,
+        })
+    }
+
+    /// The declared input called `name`.
+    pub fn input(&self, name: &str) -> Option<&TensorSpec> {
+        self.inputs.iter().find(|spec| spec.name == name)
+    }
+
+    /// The declared output called `name`.
+    pub fn output(&self, name: &str) -> Option<&TensorSpec> {
+        self.outputs.iter().find(|spec| spec.name == name)
+    }
+
+    /// Runs validated inputs; `outputs` lists the names to return, in order.
+    pub async fn run(
+        &self,
+        inputs: Vec<InputTensor>,
+        outputs: Vec<String>,
+        deadline: Option<Instant>,
+    ) -> Result<RunOutput, ServeError> {
+        self.executor.run(inputs, outputs, deadline).await
+    }
+}
+
+fn build_session(runtime: &OnnxRuntime, path: &Path, config: &ModelConfig) -> Result<Session, String> {
+    let text = |e: ort::Error<_>| e.to_string();
+    Session::builder(&runtime.environment)
+        .map_err(|e| e.to_string())?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(text)?
+        .with_intra_threads(config.intra_op_threads)
+        .map_err(text)?
+        .with_inter_threads(1)
+        .map_err(text)?
+        .commit_from_file(path)
+        .map_err(|e| e.to_string())
+}
