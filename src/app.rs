@@ -3,7 +3,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Longest the first load waits for files that are still being written.
+const INITIAL_SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -121,24 +124,28 @@ async fn reload_loop(
     stopped: impl Future<Output = ()>,
 ) {
     tokio::pin!(stopped);
-    let mut first = true;
+    // Readiness waits until files present at start-up have settled (a copy in
+    // progress is not served half-written), but not forever.
+    let readiness_deadline = Instant::now() + INITIAL_SETTLE_LIMIT;
+    let mut initial_load_done = false;
     loop {
         let unsettled = match loader.reload().await {
-            Ok(outcome) => {
-                if first {
-                    for problem in &outcome.problems {
-                        tracing::warn!(problem = %problem, "repository layout");
+            Ok(mut outcome) => {
+                if !initial_load_done {
+                    initial_load_done = !outcome.unsettled || Instant::now() >= readiness_deadline;
+                    if initial_load_done {
+                        for problem in &outcome.problems {
+                            tracing::warn!(problem = %problem, "repository layout");
+                        }
+                        tracing::info!(
+                            models = outcome.snapshot.models.len(),
+                            "initial repository load done"
+                        );
                     }
                 }
+                outcome.snapshot.initial_load_done = initial_load_done;
                 snapshots.publish(outcome.snapshot);
                 readiness.update(&snapshots.load()).await;
-                if first {
-                    tracing::info!(
-                        models = snapshots.load().models.len(),
-                        "initial repository load done; ready"
-                    );
-                    first = false;
-                }
                 outcome.unsettled
             }
             Err(error) => {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::config::{CheckArgs, ServeArgs};
 use crate::onnx_runtime::{self, OnnxRuntime};
-use crate::repository::Loader;
+use crate::repository::{Loader, SETTLE_TIME};
 use crate::{app, shutdown, telemetry};
 
 /// Exit code for a missing or unusable ONNX Runtime library.
@@ -65,7 +65,18 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         return fail(format!("model repository {} is not a directory", repo.display()));
     }
     let mut loader = Loader::new(runtime, repo.clone(), args.repository.routes_file());
-    let outcome = match tokio_runtime().and_then(|rt| rt.block_on(loader.reload())) {
+    // Like `serve`, wait (boundedly) for files that are still being written.
+    let settled_load = async {
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let outcome = loader.reload().await?;
+            if !outcome.unsettled || std::time::Instant::now() >= give_up {
+                return Ok::<_, std::io::Error>(outcome);
+            }
+            tokio::time::sleep(SETTLE_TIME).await;
+        }
+    };
+    let outcome = match tokio_runtime().and_then(|rt| rt.block_on(settled_load)) {
         Ok(outcome) => outcome,
         Err(error) => return fail(format!("cannot scan {}: {error}", repo.display())),
     };

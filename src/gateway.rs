@@ -82,6 +82,9 @@ async fn run_on(version: &Arc<ModelVersion>, request: InferRequest) -> Result<In
         deadline,
         ..
     } = request;
+    if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+        return Err(ServeError::DeadlineExceeded);
+    }
     check_inputs(version, &inputs)?;
     let outputs = select_outputs(version, outputs)?;
     let run = version.run(inputs, outputs, deadline);

@@ -178,10 +178,17 @@ pub fn infer_response(response: InferResponse) -> ModelInferResponse {
     }
 }
 
+/// How much earlier than the client's deadline the engine gives up. tonic's
+/// transport enforces `grpc-timeout` too, but answers CANCELLED ("Timeout
+/// expired"); expiring a timer tick earlier lets the engine answer first with
+/// the right code, DEADLINE_EXCEEDED.
+const DEADLINE_HEAD_START: Duration = Duration::from_millis(5);
+
 /// The request's deadline from its `grpc-timeout` header, if any.
 pub fn deadline(metadata: &MetadataMap) -> Option<Instant> {
     let value = metadata.get("grpc-timeout")?.to_str().ok()?;
-    Some(Instant::now() + parse_grpc_timeout(value)?)
+    let timeout = parse_grpc_timeout(value)?.saturating_sub(DEADLINE_HEAD_START);
+    Some(Instant::now() + timeout)
 }
 
 /// Parses gRPC's timeout format: up to 8 digits and a unit (H M S m u n).
