@@ -3,10 +3,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// Longest the first load waits for files that are still being written.
-const INITIAL_SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -17,7 +13,7 @@ use crate::config::ServeConfig;
 use crate::gateway::Gateway;
 use crate::grpc::{GrpcServer, Readiness, TlsSettings};
 use crate::onnx_runtime::OnnxRuntime;
-use crate::repository::{Loader, SETTLE_TIME, SnapshotCell};
+use crate::repository::{Loader, ReloadSettings, SnapshotCell, WatchTargets, run_reloads};
 use crate::telemetry;
 
 /// Runs the gateway until `shutdown` resolves and in-flight work has drained
@@ -78,11 +74,22 @@ pub async fn serve(
     let mut grpc_task = tokio::spawn(grpc.serve(grpc_listener, stopped()));
 
     let loader = Loader::new(runtime, config.model_repo.clone(), config.routes_file.clone());
-    let reload_task = tokio::spawn(reload_loop(
+    let settings = ReloadSettings {
+        watch: WatchTargets {
+            repository: config.model_repo.clone(),
+            routes_file: config.routes_file.clone(),
+        },
+        poll_interval: config.poll_interval,
+    };
+    let health = readiness.clone();
+    let reload_task = tokio::spawn(run_reloads(
         loader,
         snapshots.clone(),
-        readiness.clone(),
-        config.poll_interval,
+        settings,
+        move |snapshot| {
+            let health = health.clone();
+            async move { health.update(&snapshot).await }
+        },
         stopped(),
     ));
 
@@ -113,61 +120,4 @@ pub async fn serve(
     }
     metrics_task.abort();
     Ok(())
-}
-
-/// Owns every write to the snapshot: the first load, then rescans.
-async fn reload_loop(
-    mut loader: Loader,
-    snapshots: Arc<SnapshotCell>,
-    readiness: Arc<Readiness>,
-    poll_interval: Option<Duration>,
-    stopped: impl Future<Output = ()>,
-) {
-    tokio::pin!(stopped);
-    // Readiness waits until files present at start-up have settled (a copy in
-    // progress is not served half-written), but not forever.
-    let readiness_deadline = Instant::now() + INITIAL_SETTLE_LIMIT;
-    let mut initial_load_done = false;
-    loop {
-        let unsettled = match loader.reload().await {
-            Ok(mut outcome) => {
-                if !initial_load_done {
-                    initial_load_done = !outcome.unsettled || Instant::now() >= readiness_deadline;
-                    if initial_load_done {
-                        for problem in &outcome.problems {
-                            tracing::warn!(problem = %problem, "repository layout");
-                        }
-                        tracing::info!(
-                            models = outcome.snapshot.models.len(),
-                            "initial repository load done"
-                        );
-                    }
-                }
-                outcome.snapshot.initial_load_done = initial_load_done;
-                snapshots.publish(outcome.snapshot);
-                readiness.update(&snapshots.load()).await;
-                outcome.unsettled
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot scan the model repository");
-                false
-            }
-        };
-        let wait = if unsettled {
-            Some(SETTLE_TIME)
-        } else {
-            poll_interval
-        };
-        tokio::select! {
-            () = &mut stopped => return,
-            () = sleep_or_forever(wait) => {}
-        }
-    }
-}
-
-async fn sleep_or_forever(wait: Option<Duration>) {
-    match wait {
-        Some(wait) => tokio::time::sleep(wait).await,
-        None => std::future::pending().await,
-    }
 }
