@@ -109,6 +109,30 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             println!("  no versions");
         }
     }
+    for route in outcome.snapshot.routes.values() {
+        let targets: Vec<String> = route
+            .targets
+            .iter()
+            .map(|t| format!("{} weight {}", t.label(), t.weight))
+            .collect();
+        println!("route {}: {}", route.name, targets.join(", "));
+        if let Some(shadow) = &route.shadow {
+            let label = shadow
+                .version
+                .map_or(shadow.model.clone(), |v| format!("{}/{v}", shadow.model));
+            println!("  shadow {label} fraction {}", shadow.fraction);
+        }
+        let ready = route
+            .targets
+            .iter()
+            .any(|t| t.weight > 0 && outcome.snapshot.target_version(t).is_some());
+        if !ready {
+            errors.push(format!("route {} has no ready target", route.name));
+        }
+    }
+    if let Some(error) = &outcome.routes_error {
+        errors.push(format!("routes file rejected: {error}"));
+    }
     for problem in &outcome.problems {
         println!("warning: {problem}");
     }

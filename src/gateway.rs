@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tonic::Code;
+use tonic::metadata::MetadataMap;
 
 use crate::error::{ServeError, code_label};
 use crate::model::{InputTensor, ModelVersion, OutputTensor};
 use crate::repository::{Snapshot, SnapshotCell};
+use crate::routing::{Draw, Route, sticky_key};
 use crate::telemetry::metric;
 
 /// A decoded ModelInfer request.
@@ -23,6 +25,8 @@ pub struct InferRequest {
     /// Requested outputs in answer order; empty = all, in the model's order.
     pub outputs: Vec<String>,
     pub deadline: Option<Instant>,
+    /// Request headers; a route's sticky header is read from here.
+    pub metadata: MetadataMap,
 }
 
 /// What answered and what it said.
@@ -53,11 +57,23 @@ impl Gateway {
     pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, ServeError> {
         let mut record = RequestRecord::start();
         let snapshot = self.snapshots.load();
-        let version = snapshot.resolve(&request.model_name, &request.model_version);
+        // A route name without an explicit version goes through the route;
+        // an explicit version always means exactly that model version.
+        let route = match snapshot.routes.get(&request.model_name) {
+            Some(route) if request.model_version.is_empty() => Some(route.clone()),
+            _ => None,
+        };
+        let version = match &route {
+            Some(route) => {
+                record.route = route.name.clone();
+                snapshot.pick(route, draw(route, &request.metadata))
+            }
+            None => snapshot.resolve(&request.model_name, &request.model_version),
+        };
         let version = match version {
             Ok(version) => version,
             Err(error) => {
-                if !matches!(error, ServeError::ModelNotFound(_)) {
+                if !matches!(error, ServeError::ModelNotFound(_) | ServeError::NoReadyTarget(_)) {
                     record.model = request.model_name.clone();
                 }
                 record.finish(error.code());
@@ -71,6 +87,20 @@ impl Gateway {
         let result = run_on(&version, request).await;
         record.finish(result.as_ref().map_or_else(ServeError::code, |_| Code::Ok));
         result
+    }
+}
+
+/// Sticky when the route has a sticky header and the request carries it,
+/// uniformly random otherwise.
+fn draw(route: &Route, metadata: &MetadataMap) -> Draw {
+    let sticky = route
+        .sticky_header
+        .as_deref()
+        .and_then(|header| metadata.get(header))
+        .and_then(|value| value.to_str().ok());
+    match sticky {
+        Some(value) => Draw::Sticky(sticky_key(value)),
+        None => Draw::Random(rand::random()),
     }
 }
 

@@ -12,5 +12,6 @@ pub mod model;
 pub mod onnx_runtime;
 pub mod proto;
 pub mod repository;
+pub mod routing;
 pub mod shutdown;
 pub mod telemetry;

@@ -17,6 +17,7 @@ use crate::proto::inference::{InferTensorContents, ModelInferRequest, ModelInfer
 /// Decodes a ModelInfer request. `deadline` comes from `grpc-timeout`.
 pub fn infer_request(
     request: ModelInferRequest,
+    metadata: MetadataMap,
     deadline: Option<Instant>,
 ) -> Result<InferRequest, ServeError> {
     let ModelInferRequest {
@@ -51,6 +52,7 @@ pub fn infer_request(
         inputs,
         outputs: outputs.into_iter().map(|o| o.name).collect(),
         deadline,
+        metadata,
     })
 }
 
@@ -300,6 +302,6 @@ mod tests {
             raw_input_contents: vec![Bytes::from_static(&[0; 8])],
             ..Default::default()
         };
-        assert!(infer_request(request, None).is_err());
+        assert!(infer_request(request, MetadataMap::new(), None).is_err());
     }
 }

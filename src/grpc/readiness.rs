@@ -59,9 +59,14 @@ impl Readiness {
         self.health
             .set_service_status("", status(self.server_ready(snapshot)))
             .await;
-        let current: BTreeSet<String> = snapshot.models.keys().cloned().collect();
-        for (name, state) in &snapshot.models {
-            let ready = !shutting_down && !state.ready.is_empty();
+        let current: BTreeSet<String> = snapshot
+            .models
+            .keys()
+            .chain(snapshot.routes.keys())
+            .cloned()
+            .collect();
+        for name in &current {
+            let ready = !shutting_down && snapshot.resolve_name(name, "").is_ok();
             self.health.set_service_status(name, status(ready)).await;
         }
         let removed: Vec<String> = {

@@ -66,7 +66,7 @@ impl GrpcInferenceService for InferenceService {
         let ready = self
             .gateway
             .snapshot()
-            .resolve(&request.name, &request.version)
+            .resolve_name(&request.name, &request.version)
             .is_ok();
         Ok(Response::new(ModelReadyResponse { ready }))
     }
@@ -88,8 +88,8 @@ impl GrpcInferenceService for InferenceService {
     ) -> Result<Response<ModelMetadataResponse>, Status> {
         let request = request.into_inner();
         let snapshot = self.gateway.snapshot();
-        let version = snapshot.resolve(&request.name, &request.version)?;
-        let versions = snapshot.models[&request.name]
+        let version = snapshot.resolve_name(&request.name, &request.version)?;
+        let versions = snapshot.models[&version.key.model]
             .ready
             .keys()
             .map(u64::to_string)
@@ -118,7 +118,8 @@ impl GrpcInferenceService for InferenceService {
         request: Request<ModelInferRequest>,
     ) -> Result<Response<ModelInferResponse>, Status> {
         let deadline = convert::deadline(request.metadata());
-        let request = convert::infer_request(request.into_inner(), deadline)?;
+        let (metadata, _, message) = request.into_parts();
+        let request = convert::infer_request(message, metadata, deadline)?;
         let response = self.gateway.infer(request).await?;
         Ok(Response::new(convert::infer_response(response)))
     }
@@ -131,6 +132,7 @@ impl GrpcInferenceService for InferenceService {
         &self,
         request: Request<Streaming<ModelInferRequest>>,
     ) -> Result<Response<Self::ModelStreamInferStream>, Status> {
+        let metadata = request.metadata().clone();
         let mut incoming = request.into_inner();
         let (sender, receiver) = mpsc::channel(64);
         let gateway = self.gateway.clone();
@@ -141,9 +143,10 @@ impl GrpcInferenceService for InferenceService {
                     next = incoming.next() => match next {
                         Some(Ok(message)) => {
                             let gateway = gateway.clone();
+                            let metadata = metadata.clone();
                             running.push(async move {
                                 let id = message.id.clone();
-                                let result = match convert::infer_request(message, None) {
+                                let result = match convert::infer_request(message, metadata, None) {
                                     Ok(request) => gateway.infer(request).await,
                                     Err(error) => Err(error),
                                 };
@@ -173,7 +176,10 @@ impl GrpcInferenceService for InferenceService {
         request: Request<ModelConfigRequest>,
     ) -> Result<Response<ModelConfigResponse>, Status> {
         let request = request.into_inner();
-        let version = self.gateway.snapshot().resolve(&request.name, &request.version)?;
+        let version = self
+            .gateway
+            .snapshot()
+            .resolve_name(&request.name, &request.version)?;
         Ok(Response::new(ModelConfigResponse {
             config: Some(model_config(&version)),
         }))

@@ -3,14 +3,14 @@
 //! ones are loaded and warmed on a blocking thread before they take traffic,
 //! and a version that fails to load never replaces a good one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::scan::{FileStamp, ModelOnDisk, RepositoryScan, VersionOnDisk, scan};
 use super::snapshot::{ModelState, Snapshot};
-use crate::config::{ModelConfig, VersionPolicy};
+use crate::config::{ModelCatalog, ModelConfig, RouteTable, VersionPolicy, parse_routes};
 use crate::model::{ModelVersion, VersionKey};
 use crate::onnx_runtime::OnnxRuntime;
 use crate::telemetry::metric;
@@ -40,6 +40,8 @@ pub struct ReloadOutcome {
     pub unsettled: bool,
     /// Layout problems found by the scan.
     pub problems: Vec<String>,
+    /// Why the routes file was rejected, if it was (the previous routes stay).
+    pub routes_error: Option<String>,
 }
 
 /// Owns the bookkeeping between reloads. Only the reload task holds one.
@@ -53,6 +55,12 @@ pub struct Loader {
     good_configs: HashMap<String, ModelConfig>,
     /// The last config error reported per model, so a broken file is logged once.
     config_errors: HashMap<String, String>,
+    /// The routes in force: the last routes file that parsed and validated.
+    routes: Arc<RouteTable>,
+    /// The routes file's last text (or error), so each change is logged once.
+    routes_seen: Option<String>,
+    /// Why the current routes file is rejected, if it is.
+    routes_error: Option<String>,
 }
 
 impl Loader {
@@ -65,22 +73,33 @@ impl Loader {
             failed: HashMap::new(),
             good_configs: HashMap::new(),
             config_errors: HashMap::new(),
+            routes: Arc::new(RouteTable::new()),
+            routes_seen: None,
+            routes_error: None,
         }
     }
 
     /// Scans the repository and builds the next snapshot, loading what changed.
     pub async fn reload(&mut self) -> std::io::Result<ReloadOutcome> {
         let root = self.root.clone();
-        let routes_file = self.routes_file.clone();
-        let scan = tokio::task::spawn_blocking(move || scan(&root, routes_file.as_deref()))
-            .await
-            .map_err(std::io::Error::other)??;
+        let routes_path = self.routes_path();
+        let (scan, routes_text) = tokio::task::spawn_blocking(move || {
+            let scan = scan(&root, Some(&routes_path));
+            let routes_text = std::fs::read_to_string(&routes_path);
+            scan.map(|scan| (scan, routes_text))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         let RepositoryScan { models, problems } = scan;
 
+        // Routes first: the versions they name stay loaded whatever the policy.
+        let routes = self.reload_routes(routes_text, &models);
+        let pinned = pinned_versions(&routes);
         let mut unsettled = false;
         let mut states = BTreeMap::new();
         for (name, on_disk) in &models {
-            let (state, model_unsettled) = self.reload_model(name, on_disk).await;
+            let pins = pinned.get(name.as_str()).cloned().unwrap_or_default();
+            let (state, model_unsettled) = self.reload_model(name, on_disk, &pins).await;
             unsettled |= model_unsettled;
             states.insert(name.clone(), state);
         }
@@ -88,14 +107,73 @@ impl Loader {
         Ok(ReloadOutcome {
             snapshot: Snapshot {
                 models: states,
+                routes,
                 initial_load_done: true,
             },
             unsettled,
             problems,
+            routes_error: self.routes_error.clone(),
         })
     }
 
-    async fn reload_model(&mut self, name: &str, on_disk: &ModelOnDisk) -> (ModelState, bool) {
+    /// The routes file: the one configured, else `routes.yaml` in the repository.
+    fn routes_path(&self) -> PathBuf {
+        self.routes_file
+            .clone()
+            .unwrap_or_else(|| self.root.join("routes.yaml"))
+    }
+
+    /// Applies the routes file if it parses and validates; otherwise the
+    /// routes in force stay, and the error is logged and counted once.
+    fn reload_routes(
+        &mut self,
+        text: std::io::Result<String>,
+        models: &BTreeMap<String, ModelOnDisk>,
+    ) -> Arc<RouteTable> {
+        let path = self.routes_path();
+        let parsed = match text {
+            Ok(text) => parse_routes(&text, &Catalog(models)).map(|table| (text, table)),
+            // Without --routes, a repository without routes.yaml simply has no routes.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.routes_file.is_none() => {
+                Ok((String::new(), RouteTable::new()))
+            }
+            Err(e) => Err(format!("cannot read: {e}")),
+        };
+        let seen = match &parsed {
+            Ok((text, _)) => text.clone(),
+            Err(error) => error.clone(),
+        };
+        let changed = self.routes_seen.as_ref() != Some(&seen);
+        self.routes_seen = Some(seen);
+        let file = path.display().to_string();
+        match parsed {
+            Ok((_, table)) => {
+                if changed && (*self.routes != table || !table.is_empty()) {
+                    tracing::info!(file = %file, routes = table.len(), "routes loaded");
+                    metrics::counter!(metric::CONFIG_RELOADS, "file" => file, "outcome" => "ok").increment(1);
+                    publish_route_weights(&self.routes, &table);
+                }
+                self.routes = Arc::new(table);
+                self.routes_error = None;
+            }
+            Err(error) => {
+                self.routes_error = Some(format!("{file}: {error}"));
+                if changed {
+                    tracing::error!(file = %file, %error, "routes file rejected; the previous routes stay in force");
+                    metrics::counter!(metric::CONFIG_RELOADS, "file" => file, "outcome" => "failure")
+                        .increment(1);
+                }
+            }
+        }
+        self.routes.clone()
+    }
+
+    async fn reload_model(
+        &mut self,
+        name: &str,
+        on_disk: &ModelOnDisk,
+        pinned: &BTreeSet<u64>,
+    ) -> (ModelState, bool) {
         let mut state = ModelState::default();
         let Some(config) = self.effective_config(name, on_disk) else {
             let reason = self.config_errors.get(name).cloned().unwrap_or_default();
@@ -115,9 +193,20 @@ impl Loader {
             VersionPolicy::Latest(n) => (available.iter().rev().copied().collect::<Vec<_>>(), *n),
             policy => (policy.select(&available), usize::MAX),
         };
-        for version in candidates {
-            if state.ready.len() >= wanted_ready {
-                break;
+        let mut policy_ready = 0;
+        let pinned_on_disk = pinned.iter().filter(|v| on_disk.versions.contains_key(v));
+        let policy_done = |ready: usize| ready >= wanted_ready;
+        let queue: Vec<(u64, bool)> = candidates
+            .into_iter()
+            .map(|v| (v, true))
+            .chain(pinned_on_disk.map(|&v| (v, false)))
+            .collect();
+        for (version, by_policy) in queue {
+            if by_policy && policy_done(policy_ready) {
+                continue;
+            }
+            if state.ready.contains_key(&version) || state.unavailable.contains_key(&version) {
+                continue;
             }
             let key = VersionKey {
                 model: name.to_string(),
@@ -127,6 +216,7 @@ impl Loader {
             match self.reload_version(&key, file, &config).await {
                 VersionResult::Ready(loaded) => {
                     state.ready.insert(version, loaded);
+                    policy_ready += usize::from(by_policy);
                 }
                 VersionResult::Unavailable(reason) => {
                     state.unavailable.insert(version, reason);
@@ -136,6 +226,7 @@ impl Loader {
                     match previous {
                         Some(loaded) => {
                             state.ready.insert(version, loaded);
+                            policy_ready += usize::from(by_policy);
                         }
                         None => {
                             state
@@ -335,4 +426,50 @@ fn set_ready_gauge(key: &VersionKey, value: f64) {
 fn count_config_reload(model_dir: &std::path::Path, outcome: &'static str) {
     let file = model_dir.join(super::scan::CONFIG_FILE).display().to_string();
     metrics::counter!(metric::CONFIG_RELOADS, "file" => file, "outcome" => outcome).increment(1);
+}
+
+/// The repository as a scan found it, for validating routes.
+struct Catalog<'a>(&'a BTreeMap<String, ModelOnDisk>);
+
+impl ModelCatalog for Catalog<'_> {
+    fn has_model(&self, model: &str) -> bool {
+        self.0.contains_key(model)
+    }
+
+    fn has_version(&self, model: &str, version: u64) -> bool {
+        self.0
+            .get(model)
+            .is_some_and(|m| m.versions.contains_key(&version))
+    }
+}
+
+/// Versions that routes name explicitly, per model: kept loaded whatever the
+/// version policy says.
+fn pinned_versions(routes: &RouteTable) -> HashMap<&str, BTreeSet<u64>> {
+    let mut pinned: HashMap<&str, BTreeSet<u64>> = HashMap::new();
+    for route in routes.values() {
+        let targets = route.targets.iter().map(|t| (t.model.as_str(), t.version));
+        let shadow = route.shadow.iter().map(|s| (s.model.as_str(), s.version));
+        for (model, version) in targets.chain(shadow) {
+            if let Some(version) = version {
+                pinned.entry(model).or_default().insert(version);
+            }
+        }
+    }
+    pinned
+}
+
+/// Sets `switchyard_route_weight` for the new table; targets that left are set to 0.
+fn publish_route_weights(old: &RouteTable, new: &RouteTable) {
+    let gauge = |route: &str, target: &crate::routing::Target| metrics::gauge!(metric::ROUTE_WEIGHT, "route" => route.to_string(), "model" => target.model.clone(), "version" => target.version_label());
+    for (name, route) in old {
+        for target in &route.targets {
+            gauge(name, target).set(0.0);
+        }
+    }
+    for (name, route) in new {
+        for target in &route.targets {
+            gauge(name, target).set(f64::from(target.weight));
+        }
+    }
 }

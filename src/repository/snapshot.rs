@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::config::RouteTable;
 use crate::error::ServeError;
 use crate::model::ModelVersion;
+use crate::routing::{Draw, Route, Target};
 
 /// One model's versions as of one snapshot.
 #[derive(Debug, Default, Clone)]
@@ -30,6 +32,8 @@ impl ModelState {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub models: BTreeMap<String, ModelState>,
+    /// Routes in force, swapped together with the models they name.
+    pub routes: Arc<RouteTable>,
     /// The first scan has finished loading what it could.
     pub initial_load_done: bool,
 }
@@ -62,9 +66,53 @@ impl Snapshot {
         Err(not_found())
     }
 
-    /// Whether the server as a whole is ready to take traffic.
+    /// The ready version a route target points at, if any.
+    pub fn target_version(&self, target: &Target) -> Option<Arc<ModelVersion>> {
+        let state = self.models.get(&target.model)?;
+        match target.version {
+            Some(version) => state.ready.get(&version).cloned(),
+            None => state.default_version().cloned(),
+        }
+    }
+
+    /// Picks the version that serves a request sent to `route`.
+    pub fn pick(&self, route: &Route, draw: Draw) -> Result<Arc<ModelVersion>, ServeError> {
+        route
+            .pick(|target| self.target_version(target).is_some(), draw)
+            .and_then(|target| self.target_version(target))
+            .ok_or_else(|| ServeError::NoReadyTarget(route.name.clone()))
+    }
+
+    /// For metadata RPCs: the model called `name`, or else the route called
+    /// `name` through its ready target of highest weight.
+    pub fn resolve_name(&self, name: &str, version: &str) -> Result<Arc<ModelVersion>, ServeError> {
+        if self.models.contains_key(name) || !version.is_empty() {
+            return self.resolve(name, version);
+        }
+        let route = self
+            .routes
+            .get(name)
+            .ok_or_else(|| ServeError::ModelNotFound(name.to_string()))?;
+        route
+            .targets
+            .iter()
+            .filter(|t| t.weight > 0)
+            .filter_map(|t| self.target_version(t).map(|v| (t.weight, v)))
+            .max_by_key(|(weight, _)| *weight)
+            .map(|(_, version)| version)
+            .ok_or_else(|| ServeError::NoReadyTarget(name.to_string()))
+    }
+
+    /// Whether the server as a whole is ready to take traffic: the first load
+    /// is done and every route has a ready target.
     pub fn is_ready(&self) -> bool {
         self.initial_load_done
+            && self.routes.values().all(|route| {
+                route
+                    .targets
+                    .iter()
+                    .any(|t| t.weight > 0 && self.target_version(t).is_some())
+            })
     }
 }
 

@@ -1,0 +1,255 @@
+//! The routes file: canary splits and shadows, parsed and validated as a
+//! whole. A file with any problem is rejected entirely (the caller keeps the
+//! routes in force), and the error names every problem, with line and column
+//! for syntax errors.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::routing::{Route, Shadow, Target};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutesFile {
+    #[serde(default)]
+    routes: BTreeMap<String, RouteSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteSpec {
+    targets: Vec<TargetSpec>,
+    #[serde(default)]
+    sticky_header: Option<String>,
+    #[serde(default)]
+    shadow: Option<ShadowSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetSpec {
+    model: String,
+    #[serde(default)]
+    version: Option<u64>,
+    weight: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShadowSpec {
+    model: String,
+    #[serde(default)]
+    version: Option<u64>,
+    #[serde(default = "full_fraction")]
+    fraction: f64,
+}
+
+fn full_fraction() -> f64 {
+    1.0
+}
+
+/// What the repository holds, for checking that routes name real things.
+pub trait ModelCatalog {
+    /// Whether a model of this name exists.
+    fn has_model(&self, model: &str) -> bool;
+    /// Whether this version directory exists.
+    fn has_version(&self, model: &str, version: u64) -> bool;
+}
+
+/// All routes, by the name clients send as `model_name`.
+pub type RouteTable = BTreeMap<String, Route>;
+
+/// Parses and validates a routes file against the repository.
+pub fn parse_routes(text: &str, catalog: &dyn ModelCatalog) -> Result<RouteTable, String> {
+    if text.trim().is_empty() {
+        return Ok(RouteTable::new());
+    }
+    let file: RoutesFile = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+    let mut problems = Vec::new();
+    let mut table = RouteTable::new();
+    for (name, spec) in file.routes {
+        let mut problem = |text: String| problems.push(format!("route '{name}': {text}"));
+        if !crate::repository::scan::is_valid_model_name(&name) {
+            problem("route names may only use letters, digits, '_', '.' and '-'".into());
+        }
+        if spec.targets.is_empty() {
+            problem("needs at least one target".into());
+        }
+        if spec.targets.iter().map(|t| u64::from(t.weight)).sum::<u64>() == 0 && !spec.targets.is_empty() {
+            problem("target weights must add up to more than 0".into());
+        }
+        for target in &spec.targets {
+            check_reference(&mut problem, "target", &target.model, target.version, catalog);
+        }
+        if let Some(header) = &spec.sticky_header
+            && let Err(reason) = check_header(header)
+        {
+            problem(format!("sticky_header '{header}' {reason}"));
+        }
+        if let Some(shadow) = &spec.shadow {
+            if !(0.0..=1.0).contains(&shadow.fraction) {
+                problem(format!(
+                    "shadow fraction {} must be between 0 and 1",
+                    shadow.fraction
+                ));
+            }
+            check_reference(&mut problem, "shadow", &shadow.model, shadow.version, catalog);
+        }
+        let route = Route {
+            name: name.clone(),
+            targets: spec
+                .targets
+                .into_iter()
+                .map(|t| Target {
+                    model: t.model,
+                    version: t.version,
+                    weight: t.weight,
+                })
+                .collect(),
+            sticky_header: spec.sticky_header,
+            shadow: spec.shadow.map(|s| Shadow {
+                model: s.model,
+                version: s.version,
+                fraction: s.fraction,
+            }),
+        };
+        table.insert(name, route);
+    }
+    if problems.is_empty() {
+        Ok(table)
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn check_reference(
+    problem: &mut impl FnMut(String),
+    what: &str,
+    model: &str,
+    version: Option<u64>,
+    catalog: &dyn ModelCatalog,
+) {
+    if !catalog.has_model(model) {
+        problem(format!("{what} model '{model}' is not in the repository"));
+    } else if let Some(version) = version {
+        if version == 0 {
+            problem(format!("{what} version must be a positive integer"));
+        } else if !catalog.has_version(model, version) {
+            problem(format!(
+                "{what} model '{model}' has no version {version} in the repository"
+            ));
+        }
+    }
+}
+
+/// A sticky header must be a valid gRPC metadata key as clients send it:
+/// lowercase ASCII letters, digits, `-`, `_` and `.`, not reserved, not binary.
+fn check_header(header: &str) -> Result<(), &'static str> {
+    if header.is_empty() {
+        return Err("is empty");
+    }
+    if !header
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err("is not a valid gRPC metadata key (lowercase letters, digits, '-', '_', '.')");
+    }
+    if header.starts_with("grpc-") || header.starts_with(':') {
+        return Err("is reserved by gRPC");
+    }
+    if header.ends_with("-bin") {
+        return Err("is a binary header; sticky values must be text");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Repo;
+    impl ModelCatalog for Repo {
+        fn has_model(&self, model: &str) -> bool {
+            model == "m" || model == "other"
+        }
+        fn has_version(&self, model: &str, version: u64) -> bool {
+            self.has_model(model) && version <= 3
+        }
+    }
+
+    const GOOD: &str = "\
+routes:
+  canary:
+    targets:
+      - {model: m, version: 1, weight: 90}
+      - {model: m, version: 2, weight: 10}
+    sticky_header: x-user-id
+    shadow: {model: m, version: 3, fraction: 0.5}
+  plain:
+    targets: [{model: other, weight: 1}]
+";
+
+    #[test]
+    fn parses_the_contract_example() {
+        let table = parse_routes(GOOD, &Repo).unwrap();
+        let canary = &table["canary"];
+        assert_eq!(canary.targets.len(), 2);
+        assert_eq!(canary.targets[1].weight, 10);
+        assert_eq!(canary.sticky_header.as_deref(), Some("x-user-id"));
+        assert_eq!(canary.shadow.as_ref().unwrap().fraction, 0.5);
+        assert_eq!(table["plain"].targets[0].version, None);
+        assert!(parse_routes("", &Repo).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_rejected_with_position() {
+        let err = parse_routes(
+            "routes:\n  r:\n    targets: [{model: m, weight: 1}]\n    stiky: x\n",
+            &Repo,
+        )
+        .unwrap_err();
+        assert!(err.contains("stiky") && err.contains('4'), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let text = "\
+routes:
+  r:
+    targets:
+      - {model: missing, weight: 1}
+      - {model: m, version: 9, weight: 0}
+    sticky_header: X-User
+    shadow: {model: m, fraction: 1.5}
+  empty:
+    targets: []
+";
+        let err = parse_routes(text, &Repo).unwrap_err();
+        for needle in [
+            "'missing' is not in the repository",
+            "no version 9",
+            "X-User",
+            "fraction 1.5",
+            "at least one target",
+        ] {
+            assert!(err.contains(needle), "{needle} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn weights_must_not_all_be_zero_or_negative() {
+        let zero = "routes:\n  r:\n    targets: [{model: m, weight: 0}]\n";
+        assert!(parse_routes(zero, &Repo).unwrap_err().contains("more than 0"));
+        let negative = "routes:\n  r:\n    targets: [{model: m, weight: -5}]\n";
+        assert!(parse_routes(negative, &Repo).is_err());
+    }
+
+    #[test]
+    fn header_rules() {
+        assert!(check_header("x-user-id").is_ok());
+        assert!(check_header("grpc-timeout").is_err());
+        assert!(check_header("x-user-bin").is_err());
+        assert!(check_header("x user").is_err());
+    }
+}
