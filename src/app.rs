@@ -14,7 +14,11 @@ use crate::gateway::Gateway;
 use crate::grpc::{GrpcServer, Readiness, TlsSettings};
 use crate::onnx_runtime::OnnxRuntime;
 use crate::repository::{Loader, ReloadSettings, SnapshotCell, WatchTargets, run_reloads};
+use crate::shadow::{Mirror, ShadowLog};
 use crate::telemetry;
+
+/// `--shadow-log` rotates past this size (keeping three older files).
+const SHADOW_LOG_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Runs the gateway until `shutdown` resolves and in-flight work has drained
 /// (or the grace period ran out).
@@ -47,7 +51,14 @@ pub async fn serve(
     };
 
     let snapshots = Arc::new(SnapshotCell::default());
-    let gateway = Arc::new(Gateway::new(snapshots.clone()));
+    let shadow_log = match &config.shadow_log {
+        Some(path) => Some(
+            ShadowLog::open(path, SHADOW_LOG_MAX_BYTES)
+                .with_context(|| format!("cannot open --shadow-log {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let gateway = Arc::new(Gateway::new(snapshots.clone(), Mirror::start(shadow_log)));
     let health_reporter = tonic_health::server::HealthReporter::new();
     let health_service = tonic_health::pb::health_server::HealthServer::new(
         tonic_health::server::HealthService::from_health_reporter(health_reporter.clone()),

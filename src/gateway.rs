@@ -12,6 +12,7 @@ use crate::error::{ServeError, code_label};
 use crate::model::{InputTensor, ModelVersion, OutputTensor};
 use crate::repository::{Snapshot, SnapshotCell};
 use crate::routing::{Draw, Route, sticky_key};
+use crate::shadow::{Mirror, MirrorJob};
 use crate::telemetry::metric;
 
 /// A decoded ModelInfer request.
@@ -41,11 +42,12 @@ pub struct InferResponse {
 /// The engine behind every RPC.
 pub struct Gateway {
     snapshots: Arc<SnapshotCell>,
+    mirror: Mirror,
 }
 
 impl Gateway {
-    pub fn new(snapshots: Arc<SnapshotCell>) -> Self {
-        Self { snapshots }
+    pub fn new(snapshots: Arc<SnapshotCell>, mirror: Mirror) -> Self {
+        Self { snapshots, mirror }
     }
 
     /// The snapshot in force now.
@@ -82,12 +84,52 @@ impl Gateway {
         };
         record.model = version.key.model.clone();
         record.version = version.version_label.clone();
+        let mirror = route
+            .as_ref()
+            .and_then(|route| plan_mirror(&snapshot, route, &request));
         // The snapshot is no longer needed; `version` keeps the model alive.
         drop(snapshot);
+        let started = Instant::now();
         let result = run_on(&version, request).await;
         record.finish(result.as_ref().map_or_else(ServeError::code, |_| Code::Ok));
+        if let (Some(mut job), Ok(response)) = (mirror, &result) {
+            job.primary_model = response.model_name.clone();
+            job.primary_version = response.model_version.clone();
+            job.primary_latency = started.elapsed();
+            job.primary_outputs = response.outputs.clone();
+            self.mirror.submit(job);
+        }
         result
     }
+}
+
+/// Decides whether this request is mirrored (by the shadow's fraction) and
+/// prepares the job; the inputs are reference-counted, so copying is cheap.
+fn plan_mirror(snapshot: &Snapshot, route: &Route, request: &InferRequest) -> Option<MirrorJob> {
+    let shadow = route.shadow.as_ref()?;
+    if shadow.fraction < 1.0 && rand::random::<f64>() >= shadow.fraction {
+        return None;
+    }
+    let target = crate::routing::Target {
+        model: shadow.model.clone(),
+        version: shadow.version,
+        weight: 1,
+    };
+    let resolved = snapshot
+        .target_version(&target)
+        .ok_or_else(|| format!("shadow {} has no ready version", target.label()));
+    Some(MirrorJob {
+        request_id: request.id.clone(),
+        route: route.name.clone(),
+        primary_model: String::new(),
+        primary_version: String::new(),
+        primary_latency: std::time::Duration::ZERO,
+        primary_outputs: Vec::new(),
+        shadow: resolved,
+        shadow_model: shadow.model.clone(),
+        shadow_version: target.version_label(),
+        inputs: request.inputs.clone(),
+    })
 }
 
 /// Sticky when the route has a sticky header and the request carries it,
@@ -115,8 +157,8 @@ async fn run_on(version: &Arc<ModelVersion>, request: InferRequest) -> Result<In
     if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
         return Err(ServeError::DeadlineExceeded);
     }
-    check_inputs(version, &inputs)?;
-    let outputs = select_outputs(version, outputs)?;
+    version.check_inputs(&inputs)?;
+    let outputs = version.select_outputs(outputs)?;
     let run = version.run(inputs, outputs, deadline);
     let result = match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline.into(), run)
@@ -130,72 +172,6 @@ async fn run_on(version: &Arc<ModelVersion>, request: InferRequest) -> Result<In
         id,
         outputs: result.outputs,
     })
-}
-
-/// Every declared input exactly once, nothing else, each matching its declaration.
-fn check_inputs(version: &ModelVersion, inputs: &[InputTensor]) -> Result<(), ServeError> {
-    for (index, input) in inputs.iter().enumerate() {
-        let Some(spec) = version.input(&input.name) else {
-            let expected: Vec<&str> = version.inputs.iter().map(|s| s.name.as_str()).collect();
-            return Err(ServeError::invalid(format!(
-                "unknown input '{}' for model '{}': expected inputs {expected:?}",
-                input.name, version.key.model
-            )));
-        };
-        if inputs[..index].iter().any(|earlier| earlier.name == input.name) {
-            return Err(ServeError::invalid(format!(
-                "input '{}' given more than once",
-                input.name
-            )));
-        }
-        input.validate(spec, version.config.max_batch_size)?;
-    }
-    if let Some(missing) = version
-        .inputs
-        .iter()
-        .find(|spec| !inputs.iter().any(|i| i.name == spec.name))
-    {
-        return Err(ServeError::invalid(format!(
-            "missing input '{}': expected {} with shape {}",
-            missing.name,
-            missing.datatype,
-            crate::model::shape_text(&missing.shape)
-        )));
-    }
-    if version.config.max_batch_size > 0 {
-        let batch = inputs.first().and_then(|i| i.shape.first()).copied();
-        if let Some(other) = inputs.iter().find(|i| i.shape.first().copied() != batch) {
-            return Err(ServeError::invalid(format!(
-                "input '{}': expected batch size {} like the other inputs, got {}",
-                other.name,
-                batch.unwrap_or(0),
-                other.shape.first().copied().unwrap_or(0)
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Resolves the requested output names (all when none are requested).
-fn select_outputs(version: &ModelVersion, requested: Vec<String>) -> Result<Vec<String>, ServeError> {
-    if requested.is_empty() {
-        return Ok(version.outputs.iter().map(|o| o.name.clone()).collect());
-    }
-    for (index, name) in requested.iter().enumerate() {
-        if version.output(name).is_none() {
-            let known: Vec<&str> = version.outputs.iter().map(|s| s.name.as_str()).collect();
-            return Err(ServeError::invalid(format!(
-                "unknown output '{name}' requested from model '{}': expected one of {known:?}",
-                version.key.model
-            )));
-        }
-        if requested[..index].contains(name) {
-            return Err(ServeError::invalid(format!(
-                "output '{name}' requested more than once"
-            )));
-        }
-    }
-    Ok(requested)
 }
 
 /// Request metrics, recorded when dropped so a call the client cancelled

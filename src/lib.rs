@@ -13,5 +13,6 @@ pub mod onnx_runtime;
 pub mod proto;
 pub mod repository;
 pub mod routing;
+pub mod shadow;
 pub mod shutdown;
 pub mod telemetry;

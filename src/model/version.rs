@@ -120,6 +120,72 @@ impl ModelVersion {
         self.outputs.iter().find(|spec| spec.name == name)
     }
 
+    /// Every declared input exactly once, nothing else, each matching its declaration.
+    pub fn check_inputs(&self, inputs: &[InputTensor]) -> Result<(), ServeError> {
+        for (index, input) in inputs.iter().enumerate() {
+            let Some(spec) = self.input(&input.name) else {
+                let expected: Vec<&str> = self.inputs.iter().map(|s| s.name.as_str()).collect();
+                return Err(ServeError::invalid(format!(
+                    "unknown input '{}' for model '{}': expected inputs {expected:?}",
+                    input.name, self.key.model
+                )));
+            };
+            if inputs[..index].iter().any(|earlier| earlier.name == input.name) {
+                return Err(ServeError::invalid(format!(
+                    "input '{}' given more than once",
+                    input.name
+                )));
+            }
+            input.validate(spec, self.config.max_batch_size)?;
+        }
+        if let Some(missing) = self
+            .inputs
+            .iter()
+            .find(|spec| !inputs.iter().any(|i| i.name == spec.name))
+        {
+            return Err(ServeError::invalid(format!(
+                "missing input '{}': expected {} with shape {}",
+                missing.name,
+                missing.datatype,
+                crate::model::shape_text(&missing.shape)
+            )));
+        }
+        if self.config.max_batch_size > 0 {
+            let batch = inputs.first().and_then(|i| i.shape.first()).copied();
+            if let Some(other) = inputs.iter().find(|i| i.shape.first().copied() != batch) {
+                return Err(ServeError::invalid(format!(
+                    "input '{}': expected batch size {} like the other inputs, got {}",
+                    other.name,
+                    batch.unwrap_or(0),
+                    other.shape.first().copied().unwrap_or(0)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the requested output names (all when none are requested).
+    pub fn select_outputs(&self, requested: Vec<String>) -> Result<Vec<String>, ServeError> {
+        if requested.is_empty() {
+            return Ok(self.outputs.iter().map(|o| o.name.clone()).collect());
+        }
+        for (index, name) in requested.iter().enumerate() {
+            if self.output(name).is_none() {
+                let known: Vec<&str> = self.outputs.iter().map(|s| s.name.as_str()).collect();
+                return Err(ServeError::invalid(format!(
+                    "unknown output '{name}' requested from model '{}': expected one of {known:?}",
+                    self.key.model
+                )));
+            }
+            if requested[..index].contains(name) {
+                return Err(ServeError::invalid(format!(
+                    "output '{name}' requested more than once"
+                )));
+            }
+        }
+        Ok(requested)
+    }
+
     /// Runs validated inputs; `outputs` lists the names to return, in order.
     pub async fn run(
         &self,
