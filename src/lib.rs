@@ -3,6 +3,7 @@
 //! the threads and the reload lifecycle.
 
 pub mod app;
+pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -10,5 +10,6 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Serve(args) => commands::serve(args),
         Command::Check(args) => commands::check(args),
+        Command::Bench(args) => switchyard::bench::run(args),
     }
 }

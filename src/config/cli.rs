@@ -25,6 +25,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load every model and validate the routes offline; exit 0 if the repository would serve.
     Check(CheckArgs),
+    /// Generate load against a server and report throughput and latency (like perf_analyzer).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Where models, routes and ONNX Runtime are.
