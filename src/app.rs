@@ -58,7 +58,11 @@ pub async fn serve(
         ),
         None => None,
     };
-    let gateway = Arc::new(Gateway::new(snapshots.clone(), Mirror::start(shadow_log)));
+    let gateway = Arc::new(Gateway::new(
+        snapshots.clone(),
+        Mirror::start(shadow_log),
+        config.max_concurrent_requests,
+    ));
     let health_reporter = tonic_health::server::HealthReporter::new();
     let health_service = tonic_health::pb::health_server::HealthServer::new(
         tonic_health::server::HealthService::from_health_reporter(health_reporter.clone()),
@@ -80,6 +84,7 @@ pub async fn serve(
         readiness: readiness.clone(),
         health: health_service,
         max_message_bytes: config.max_message_bytes,
+        max_connection_age: config.max_connection_age,
         tls,
     };
     let mut grpc_task = tokio::spawn(grpc.serve(grpc_listener, stopped()));

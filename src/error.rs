@@ -23,8 +23,8 @@ pub enum ServeError {
         version: u64,
         capacity: usize,
     },
-    #[error("server is at its concurrency limit")]
-    Overloaded,
+    #[error("server is at its concurrency limit ({0} requests in flight); retry later")]
+    Overloaded(usize),
     #[error("deadline exceeded before the request ran")]
     DeadlineExceeded,
     #[error("onnx runtime failed: {0}")]
@@ -42,7 +42,7 @@ impl ServeError {
             Self::ModelNotFound(_) | Self::VersionNotFound { .. } => Code::NotFound,
             Self::NoReadyVersion(_) | Self::NoReadyTarget(_) | Self::ShuttingDown => Code::Unavailable,
             Self::InvalidArgument(_) => Code::InvalidArgument,
-            Self::QueueFull { .. } | Self::Overloaded => Code::ResourceExhausted,
+            Self::QueueFull { .. } | Self::Overloaded(_) => Code::ResourceExhausted,
             Self::DeadlineExceeded => Code::DeadlineExceeded,
             Self::Runtime(_) => Code::Internal,
             Self::Unimplemented(_) => Code::Unimplemented,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::Semaphore;
 use tonic::Code;
 use tonic::metadata::MetadataMap;
 
@@ -43,11 +44,19 @@ pub struct InferResponse {
 pub struct Gateway {
     snapshots: Arc<SnapshotCell>,
     mirror: Mirror,
+    /// Server-wide bound on requests in flight; beyond it requests are shed.
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
 }
 
 impl Gateway {
-    pub fn new(snapshots: Arc<SnapshotCell>, mirror: Mirror) -> Self {
-        Self { snapshots, mirror }
+    pub fn new(snapshots: Arc<SnapshotCell>, mirror: Mirror, max_in_flight: usize) -> Self {
+        Self {
+            snapshots,
+            mirror,
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+        }
     }
 
     /// The snapshot in force now.
@@ -58,6 +67,10 @@ impl Gateway {
     /// Runs one inference request end to end, recording its metrics.
     pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, ServeError> {
         let mut record = RequestRecord::start();
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            record.finish(Code::ResourceExhausted);
+            return Err(ServeError::Overloaded(self.max_in_flight));
+        };
         let snapshot = self.snapshots.load();
         // A route name without an explicit version goes through the route;
         // an explicit version always means exactly that model version.

@@ -232,3 +232,40 @@ async fn runtime_failure_is_internal_with_onnx_runtime_message() {
     let response = client.model_infer(request).await.unwrap().into_inner();
     assert_eq!(response.outputs[0].shape, vec![2, 3]);
 }
+
+#[tokio::test]
+async fn server_wide_concurrency_limit_sheds_at_once() {
+    let repo = TestRepo::with_models(&["mlp_small"]);
+    repo.write_config("mlp_small", "instances: 1\nmax_queue_size: 64\n");
+    let server = TestServer::start_ready(repo.path(), &["--max-concurrent-requests", "2"]).await;
+    let client = server.client().await;
+    let calls = (0..16).map(|_| {
+        let mut client = client.clone();
+        async move {
+            let started = std::time::Instant::now();
+            (
+                client.model_infer(heavy_request(2048)).await.map(|_| ()),
+                started.elapsed(),
+            )
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let ok = results.iter().filter(|(r, _)| r.is_ok()).count();
+    let shed: Vec<_> = results
+        .iter()
+        .filter_map(|(r, took)| r.as_ref().err().map(|e| (e, took)))
+        .collect();
+    assert!(ok >= 2, "the first requests are served");
+    assert!(
+        !shed.is_empty(),
+        "a limit of 2 must shed some of 16 concurrent requests"
+    );
+    for (status, _) in &shed {
+        assert_eq!(status.code(), Code::ResourceExhausted, "{}", status.message());
+        assert!(
+            status.message().contains("concurrency limit"),
+            "{}",
+            status.message()
+        );
+    }
+}

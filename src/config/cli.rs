@@ -85,6 +85,14 @@ pub struct ServeArgs {
     /// Largest gRPC message accepted or sent, in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub max_message_bytes: usize,
+    /// ModelInfer requests processed at once, server-wide; more are refused
+    /// at once with RESOURCE_EXHAUSTED. Per-model queues: `max_queue_size` in config.yaml.
+    #[arg(long, default_value_t = 1024)]
+    pub max_concurrent_requests: usize,
+    /// Close client connections after this many seconds (gracefully), so
+    /// long-lived HTTP/2 clients rebalance across replicas; 0 = never.
+    #[arg(long, default_value_t = 0.0)]
+    pub max_connection_age: f64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -105,6 +113,8 @@ pub struct ServeConfig {
     pub shadow_log: Option<PathBuf>,
     pub tls: Option<TlsFiles>,
     pub max_message_bytes: usize,
+    pub max_concurrent_requests: usize,
+    pub max_connection_age: Option<Duration>,
 }
 
 /// PEM files for TLS.
@@ -134,6 +144,10 @@ impl ServeArgs {
         if self.max_message_bytes < 1024 {
             return Err("--max-message-bytes must be at least 1024".into());
         }
+        if self.max_concurrent_requests == 0 {
+            return Err("--max-concurrent-requests must be at least 1".into());
+        }
+        let max_connection_age = seconds("max-connection-age", self.max_connection_age)?;
         Ok(ServeConfig {
             model_repo: self.repository.model_repo.clone(),
             routes_file: self.repository.routes_file(),
@@ -144,6 +158,8 @@ impl ServeArgs {
             shadow_log: self.shadow_log.clone(),
             tls,
             max_message_bytes: self.max_message_bytes,
+            max_concurrent_requests: self.max_concurrent_requests,
+            max_connection_age: (!max_connection_age.is_zero()).then_some(max_connection_age),
         })
     }
 }

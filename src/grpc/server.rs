@@ -2,6 +2,7 @@
 //! one listener, with message limits and optional (mutual) TLS.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
@@ -15,6 +16,9 @@ use crate::config::ServeConfig;
 use crate::gateway::Gateway;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
+
+/// How long calls may run on after a connection reached its maximum age.
+const CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
 
 /// PEM contents for TLS, read at start-up.
 pub struct TlsSettings {
@@ -44,6 +48,7 @@ pub struct GrpcServer {
     pub readiness: Arc<Readiness>,
     pub health: HealthServer<HealthService>,
     pub max_message_bytes: usize,
+    pub max_connection_age: Option<Duration>,
     pub tls: Option<TlsSettings>,
 }
 
@@ -70,6 +75,12 @@ impl GrpcServer {
         // Small requests must not wait for Nagle's algorithm (a ~40 ms tail).
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let mut builder = Server::builder();
+        if let Some(age) = self.max_connection_age {
+            // Running calls get the drain grace to finish before the connection closes.
+            builder = builder
+                .max_connection_age(age)
+                .max_connection_age_grace(CONNECTION_AGE_GRACE);
+        }
         if let Some(tls) = self.tls {
             let mut config = ServerTlsConfig::new().identity(Identity::from_pem(tls.cert, tls.key));
             if let Some(ca) = tls.client_ca {
