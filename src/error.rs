@@ -5,7 +5,7 @@ use tonic::{Code, Status};
 /// Everything a request can fail with. Each variant maps to exactly one gRPC
 /// code (see [`ServeError::code`]); the conversion to [`Status`] lives here and
 /// nowhere else.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ServeError {
     #[error("unknown model or route '{0}'")]
     ModelNotFound(String),

@@ -28,6 +28,7 @@ pub mod metric {
     pub const SHADOW_ABS_DIFF: &str = "switchyard_shadow_abs_diff";
     pub const SHADOW_ARGMAX_AGREEMENT: &str = "switchyard_shadow_argmax_agreement_total";
     pub const SHADOW_DURATION: &str = "switchyard_shadow_duration_seconds";
+    pub const BATCH_SIZE: &str = "switchyard_batch_size";
 }
 
 /// `--log-format`.
@@ -58,6 +59,7 @@ const LATENCY_BUCKETS: &[f64] = &[
     5.0, 10.0,
 ];
 const ABS_DIFF_BUCKETS: &[f64] = &[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0];
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
 
 /// Installs the process-wide Prometheus recorder with histogram buckets (so
 /// durations render as histograms, not summaries) and describes every metric.
@@ -65,6 +67,7 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
         .set_buckets(LATENCY_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(metric::SHADOW_ABS_DIFF.into()), ABS_DIFF_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(metric::BATCH_SIZE.into()), BATCH_BUCKETS)?
         .install_recorder()?;
     describe_metrics();
     Ok(handle)
@@ -111,6 +114,7 @@ fn describe_metrics() {
         "rows whose argmax agreed (true) or not (false) between primary and shadow"
     );
     describe_histogram!(SHADOW_DURATION, Unit::Seconds, "shadow model run time");
+    describe_histogram!(BATCH_SIZE, "requests merged into one run by dynamic batching");
 }
 
 /// Serves `GET /metrics` on `listener` until `shutdown` resolves.

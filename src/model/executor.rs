@@ -27,13 +27,43 @@ pub struct RunOutput {
 }
 
 /// One request waiting for a session.
-struct Job {
-    inputs: Vec<InputTensor>,
+pub(super) struct Job {
+    pub(super) inputs: Vec<InputTensor>,
     /// Output names in answer order.
-    outputs: Vec<String>,
-    enqueued: Instant,
-    deadline: Option<Instant>,
-    reply: oneshot::Sender<Result<RunOutput, ServeError>>,
+    pub(super) outputs: Vec<String>,
+    pub(super) enqueued: Instant,
+    pub(super) deadline: Option<Instant>,
+    pub(super) reply: oneshot::Sender<Result<RunOutput, ServeError>>,
+}
+
+impl Job {
+    /// Records the job's queue time and drops it if it should not run: the
+    /// client is gone, or its deadline passed while it waited (answered
+    /// DEADLINE_EXCEEDED). Returns the job when it should run.
+    pub(super) fn answer_if_stale(self, metrics: &WorkerMetrics) -> Option<Self> {
+        if self.reply.is_closed() {
+            return None;
+        }
+        metrics.queue.record(self.enqueued.elapsed().as_secs_f64());
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = self.reply.send(Err(ServeError::DeadlineExceeded));
+            return None;
+        }
+        Some(self)
+    }
+}
+
+/// How a version merges concurrent requests (Triton's dynamic batching).
+#[derive(Debug, Clone)]
+pub struct BatchPolicy {
+    /// Most rows (first dimension) in one run.
+    pub max_batch_size: usize,
+    /// Rows at which a batch is sent without waiting further.
+    pub target_rows: usize,
+    /// Longest the first request of a batch waits for others.
+    pub max_delay: Duration,
+    /// Every output of the model: a batch computes all, each request takes its own.
+    pub all_outputs: Vec<String>,
 }
 
 /// The sending side of a version's queue.
@@ -49,6 +79,8 @@ pub struct Executor {
 pub struct WorkerMetrics {
     pub queue: Histogram,
     pub inference: Histogram,
+    /// Requests per run, recorded by dynamically batching workers.
+    pub batch_size: Histogram,
 }
 
 impl Executor {
@@ -60,14 +92,19 @@ impl Executor {
         model: &str,
         version: u64,
         metrics: WorkerMetrics,
+        batching: Option<BatchPolicy>,
     ) -> std::io::Result<Self> {
         let (jobs, receiver) = crossbeam_channel::bounded(capacity);
         for (index, session) in sessions.into_iter().enumerate() {
             let receiver = receiver.clone();
             let metrics = metrics.clone();
+            let batching = batching.clone();
             std::thread::Builder::new()
                 .name(format!("ort-{model}-{version}-{index}"))
-                .spawn(move || worker_loop(session, receiver, metrics))?;
+                .spawn(move || match batching {
+                    Some(policy) => super::batching::batching_loop(session, receiver, metrics, policy),
+                    None => worker_loop(session, receiver, metrics),
+                })?;
         }
         Ok(Self {
             jobs,
@@ -118,22 +155,12 @@ impl Executor {
 fn worker_loop(mut session: Session, jobs: Receiver<Job>, metrics: WorkerMetrics) {
     let allocator = Allocator::default();
     while let Ok(job) = jobs.recv() {
-        if job.reply.is_closed() {
+        let Some(job) = job.answer_if_stale(&metrics) else {
             continue;
-        }
+        };
         let queue_time = job.enqueued.elapsed();
-        metrics.queue.record(queue_time.as_secs_f64());
-        if job.deadline.is_some_and(|d| Instant::now() >= d) {
-            let _ = job.reply.send(Err(ServeError::DeadlineExceeded));
-            continue;
-        }
         let started = Instant::now();
-        // A panic inside one run must not take the worker (and with it the
-        // version's capacity) down.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            run_session(&mut session, &allocator, &job.inputs, &job.outputs)
-        }))
-        .unwrap_or_else(|_| Err(ServeError::Runtime("panic while running the model".into())));
+        let result = guarded(|| run_session(&mut session, &allocator, &job.inputs, &job.outputs));
         let infer_time = started.elapsed();
         metrics.inference.record(infer_time.as_secs_f64());
         let _ = job.reply.send(result.map(|outputs| RunOutput {
@@ -142,6 +169,13 @@ fn worker_loop(mut session: Session, jobs: Receiver<Job>, metrics: WorkerMetrics
             infer_time,
         }));
     }
+}
+
+/// Runs `run`, turning a panic into an error: one bad run must not take the
+/// worker (and with it the version's capacity) down.
+pub(super) fn guarded<T>(run: impl FnOnce() -> Result<T, ServeError>) -> Result<T, ServeError> {
+    std::panic::catch_unwind(AssertUnwindSafe(run))
+        .unwrap_or_else(|_| Err(ServeError::Runtime("panic while running the model".into())))
 }
 
 /// Runs one request on a session, synchronously. Also used for warm-up.

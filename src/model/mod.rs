@@ -1,6 +1,7 @@
 //! Models as the serving path sees them: element types, tensors, and loaded
 //! versions that run requests on their own session threads.
 
+mod batching;
 mod datatype;
 mod executor;
 mod onnx_values;

@@ -13,52 +13,80 @@ compile_error!("v2 raw tensors are little-endian; big-endian hosts would need by
 
 /// Builds the ONNX Runtime value for a validated input.
 pub fn to_ort_value(allocator: &Allocator, input: &InputTensor) -> Result<DynValue, ServeError> {
-    let runtime_error = |e: ort::Error| ServeError::Runtime(format!("input '{}': {e}", input.name));
-    match &input.data {
-        TensorData::Raw(raw) => {
-            let shape = Shape::new(input.shape.iter().copied());
-            let mut tensor =
-                DynTensor::new(allocator, input.datatype.to_ort(), shape).map_err(runtime_error)?;
-            if !raw.is_empty() {
-                let size = tensor.size().unwrap_or(0);
-                if size != raw.len() {
-                    return Err(ServeError::invalid(format!(
-                        "input '{}': expected {size} bytes, got {}",
-                        input.name,
-                        raw.len()
-                    )));
-                }
-                // SAFETY: the tensor owns `size` writable CPU bytes (default CPU
-                // allocator) and `raw` holds exactly that many; the regions are distinct.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        raw.as_ptr(),
-                        tensor.data_ptr_mut().cast::<u8>(),
-                        raw.len(),
-                    );
-                }
-            }
-            Ok(tensor.into_dyn())
-        }
-        TensorData::Strings(items) => {
-            let mut texts = Vec::with_capacity(items.len());
+    build_value(
+        allocator,
+        &input.name,
+        input.datatype,
+        &input.shape,
+        &[&input.data],
+    )
+}
+
+/// Builds one value of `shape` from `parts` laid end to end (the inputs of a
+/// dynamic batch), copying each part's bytes once, straight into the tensor.
+pub fn build_value(
+    allocator: &Allocator,
+    name: &str,
+    datatype: DataType,
+    shape: &[i64],
+    parts: &[&TensorData],
+) -> Result<DynValue, ServeError> {
+    let runtime_error = |e: ort::Error| ServeError::Runtime(format!("input '{name}': {e}"));
+    if datatype == DataType::Bytes {
+        let mut texts = Vec::new();
+        for part in parts {
+            let TensorData::Strings(items) = part else {
+                return Err(ServeError::invalid(format!(
+                    "input '{name}': BYTES data expected"
+                )));
+            };
             for item in items {
-                let text = std::str::from_utf8(item)
-                    .ok()
-                    .filter(|t| !t.contains('\0'))
-                    .ok_or_else(|| {
-                        ServeError::invalid(format!(
-                            "input '{}': BYTES elements must be UTF-8 without NUL bytes for ONNX Runtime string tensors",
-                            input.name
-                        ))
-                    })?;
+                let text = std::str::from_utf8(item).ok().filter(|t| !t.contains('\0')).ok_or_else(|| {
+                    ServeError::invalid(format!(
+                        "input '{name}': BYTES elements must be UTF-8 without NUL bytes for ONNX Runtime string tensors"
+                    ))
+                })?;
                 texts.push(text.to_owned());
             }
-            let tensor =
-                Tensor::from_string_array((input.shape.clone(), texts.as_slice())).map_err(runtime_error)?;
-            Ok(tensor.into_dyn())
         }
+        let tensor = Tensor::from_string_array((shape.to_vec(), texts.as_slice())).map_err(runtime_error)?;
+        return Ok(tensor.into_dyn());
     }
+    let mut tensor = DynTensor::new(allocator, datatype.to_ort(), Shape::new(shape.iter().copied()))
+        .map_err(runtime_error)?;
+    let size = tensor.size().unwrap_or(0);
+    let mut offset = 0usize;
+    for part in parts {
+        let TensorData::Raw(raw) = part else {
+            return Err(ServeError::invalid(format!(
+                "input '{name}': raw data expected for {datatype}"
+            )));
+        };
+        if offset + raw.len() > size {
+            return Err(ServeError::invalid(format!(
+                "input '{name}': expected {size} bytes, got more"
+            )));
+        }
+        if !raw.is_empty() {
+            // SAFETY: the tensor owns `size` writable CPU bytes (default CPU
+            // allocator); `offset + raw.len() <= size` was checked above and
+            // the source is a distinct buffer.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    raw.as_ptr(),
+                    tensor.data_ptr_mut().cast::<u8>().add(offset),
+                    raw.len(),
+                );
+            }
+        }
+        offset += raw.len();
+    }
+    if offset != size {
+        return Err(ServeError::invalid(format!(
+            "input '{name}': expected {size} bytes, got {offset}"
+        )));
+    }
+    Ok(tensor.into_dyn())
 }
 
 /// Copies an ONNX Runtime output into v2 raw layout.

@@ -8,7 +8,7 @@ use ort::memory::Allocator;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
-use super::executor::{Executor, RunOutput, WorkerMetrics, run_session};
+use super::executor::{BatchPolicy, Executor, RunOutput, WorkerMetrics, run_session};
 use super::onnx_values::{tensor_spec, warmup_input};
 use super::{InputTensor, TensorSpec};
 use crate::config::ModelConfig;
@@ -96,9 +96,28 @@ impl ModelVersion {
         let metrics = WorkerMetrics {
             queue: metrics::histogram!(metric::QUEUE_DURATION, "model" => key.model.clone(), "version" => version_label.clone()),
             inference: metrics::histogram!(metric::INFERENCE_DURATION, "model" => key.model.clone(), "version" => version_label.clone()),
+            batch_size: metrics::histogram!(metric::BATCH_SIZE, "model" => key.model.clone(), "version" => version_label.clone()),
         };
-        let executor = Executor::start(sessions, config.max_queue_size, &key.model, key.version, metrics)
-            .map_err(|e| format!("could not start session threads: {e}"))?;
+        let batching = config.dynamic_batching.as_ref().map(|batching| BatchPolicy {
+            max_batch_size: config.max_batch_size,
+            target_rows: batching
+                .preferred_batch_size
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(config.max_batch_size),
+            max_delay: std::time::Duration::from_micros(batching.max_queue_delay_us),
+            all_outputs: outputs.iter().map(|o| o.name.clone()).collect(),
+        });
+        let executor = Executor::start(
+            sessions,
+            config.max_queue_size,
+            &key.model,
+            key.version,
+            metrics,
+            batching,
+        )
+        .map_err(|e| format!("could not start session threads: {e}"))?;
         Ok(Self {
             key,
             path: path.to_path_buf(),
