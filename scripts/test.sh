@@ -26,6 +26,9 @@ cargo clippy --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --locked
 
-step "python interop tests (tritonclient)"
+step "python interop tests (tritonclient) and deployment metric names"
 cargo build --locked
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" .venv/bin/python -m pytest -q tests/python
+
+step "deployment: Dockerfile lint, Kubernetes manifests, dashboard and alerts"
+scripts/check-deploy.sh

@@ -55,9 +55,23 @@ impl ServeError {
     }
 }
 
+/// Longest error message sent: messages quote names from the request, and
+/// a long name must not push the trailers past a client's header limit
+/// (8 KiB in gRPC core).
+const MAX_MESSAGE_LEN: usize = 1024;
+
 impl From<ServeError> for Status {
     fn from(error: ServeError) -> Self {
-        Status::new(error.code(), error.to_string())
+        let mut message = error.to_string();
+        if message.len() > MAX_MESSAGE_LEN {
+            let mut cut = MAX_MESSAGE_LEN;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        Status::new(error.code(), message)
     }
 }
 
@@ -101,6 +115,13 @@ mod tests {
         assert_eq!(full.code(), Code::ResourceExhausted);
         assert_eq!(ServeError::DeadlineExceeded.code(), Code::DeadlineExceeded);
         assert_eq!(ServeError::Runtime("boom".into()).code(), Code::Internal);
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_char_boundary() {
+        let status: Status = ServeError::ModelNotFound("é".repeat(5000)).into();
+        assert!(status.message().len() <= MAX_MESSAGE_LEN + "…".len());
+        assert!(status.message().ends_with('…'));
     }
 
     #[test]

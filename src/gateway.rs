@@ -66,7 +66,7 @@ impl Gateway {
 
     /// Runs one inference request end to end, recording its metrics.
     pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, ServeError> {
-        let mut record = RequestRecord::start();
+        let mut record = RequestRecord::start(request.deadline);
         let Ok(_permit) = self.in_flight.try_acquire() else {
             record.finish(Code::ResourceExhausted);
             return Err(ServeError::Overloaded(self.max_in_flight));
@@ -78,25 +78,22 @@ impl Gateway {
             Some(route) if request.model_version.is_empty() => Some(route.clone()),
             _ => None,
         };
+        record.route = route.clone();
         let version = match &route {
-            Some(route) => {
-                record.route = route.name.clone();
-                snapshot.pick(route, draw(route, &request.metadata))
-            }
+            Some(route) => snapshot.pick(route, draw(route, &request.metadata)),
             None => snapshot.resolve(&request.model_name, &request.model_version),
         };
         let version = match version {
             Ok(version) => version,
             Err(error) => {
                 if !matches!(error, ServeError::ModelNotFound(_) | ServeError::NoReadyTarget(_)) {
-                    record.model = request.model_name.clone();
+                    record.unresolved_model = request.model_name.clone();
                 }
                 record.finish(error.code());
                 return Err(error);
             }
         };
-        record.model = version.key.model.clone();
-        record.version = version.version_label.clone();
+        record.version = Some(version.clone());
         let mirror = route
             .as_ref()
             .and_then(|route| plan_mirror(&snapshot, route, &request));
@@ -188,23 +185,27 @@ async fn run_on(version: &Arc<ModelVersion>, request: InferRequest) -> Result<In
 }
 
 /// Request metrics, recorded when dropped so a call the client cancelled
-/// still counts (as CANCELLED).
+/// still counts (as CANCELLED). The common case (a resolved version) uses
+/// the version's cached metric handles and allocates nothing.
 struct RequestRecord {
     started: Instant,
-    route: String,
-    model: String,
-    version: String,
+    route: Option<Arc<Route>>,
+    version: Option<Arc<ModelVersion>>,
+    /// The model name a request asked for when no version was resolved.
+    unresolved_model: String,
+    deadline: Option<Instant>,
     code: Option<Code>,
 }
 
 impl RequestRecord {
-    fn start() -> Self {
+    fn start(deadline: Option<Instant>) -> Self {
         metrics::gauge!(metric::INFLIGHT).increment(1.0);
         Self {
             started: Instant::now(),
-            route: String::new(),
-            model: String::new(),
-            version: String::new(),
+            route: None,
+            version: None,
+            unresolved_model: String::new(),
+            deadline,
             code: None,
         }
     }
@@ -217,16 +218,28 @@ impl RequestRecord {
 impl Drop for RequestRecord {
     fn drop(&mut self) {
         metrics::gauge!(metric::INFLIGHT).decrement(1.0);
-        let code = code_label(self.code.unwrap_or(Code::Cancelled));
-        metrics::counter!(metric::REQUESTS,
-            "route" => std::mem::take(&mut self.route),
-            "model" => self.model.clone(),
-            "version" => self.version.clone(),
-            "code" => code)
-        .increment(1);
-        metrics::histogram!(metric::REQUEST_DURATION,
-            "model" => std::mem::take(&mut self.model),
-            "version" => std::mem::take(&mut self.version))
-        .record(self.started.elapsed().as_secs_f64());
+        // Dropped unanswered: the client went away, or tonic's own deadline
+        // timer ended the call first (it answers CANCELLED; the truth is
+        // DEADLINE_EXCEEDED).
+        let expired = self.deadline.is_some_and(|d| Instant::now() >= d);
+        let code = self.code.unwrap_or(if expired {
+            Code::DeadlineExceeded
+        } else {
+            Code::Cancelled
+        });
+        let route = self.route.as_ref().map_or("", |r| r.name.as_str());
+        match &self.version {
+            Some(version) => version
+                .metrics
+                .record_request(route, code, self.started.elapsed()),
+            None => {
+                metrics::counter!(metric::REQUESTS,
+                    "route" => route.to_string(),
+                    "model" => std::mem::take(&mut self.unresolved_model),
+                    "version" => "",
+                    "code" => code_label(code))
+                .increment(1);
+            }
+        }
     }
 }

@@ -261,6 +261,9 @@ async fn health_service_reports_server_and_models() {
         health.check(check("nope")).await.unwrap_err().code(),
         Code::NotFound
     );
+    // Liveness is its own name, SERVING whenever the process answers.
+    let liveness = health.check(check("switchyard/liveness")).await.unwrap();
+    assert_eq!(status(liveness), ServingStatus::Serving as i32);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! for syntax errors.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -58,7 +59,7 @@ pub trait ModelCatalog {
 }
 
 /// All routes, by the name clients send as `model_name`.
-pub type RouteTable = BTreeMap<String, Route>;
+pub type RouteTable = BTreeMap<String, Arc<Route>>;
 
 /// Parses and validates a routes file against the repository.
 pub fn parse_routes(text: &str, catalog: &dyn ModelCatalog) -> Result<RouteTable, String> {
@@ -114,7 +115,7 @@ pub fn parse_routes(text: &str, catalog: &dyn ModelCatalog) -> Result<RouteTable
                 fraction: s.fraction,
             }),
         };
-        table.insert(name, route);
+        table.insert(name, Arc::new(route));
     }
     if problems.is_empty() {
         Ok(table)

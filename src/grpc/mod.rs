@@ -6,6 +6,7 @@ mod model_config;
 mod readiness;
 mod server;
 mod service;
+mod stream;
 
 pub use readiness::Readiness;
 pub use server::{GrpcServer, TlsSettings};

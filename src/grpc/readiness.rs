@@ -10,6 +10,9 @@ use tonic_health::server::HealthReporter;
 
 use crate::repository::Snapshot;
 
+/// Health service name for liveness probes (a `/` keeps it apart from model names).
+pub const LIVENESS: &str = "switchyard/liveness";
+
 /// Tracks shutdown and mirrors each published snapshot into the health service.
 pub struct Readiness {
     shutting_down: AtomicBool,
@@ -46,8 +49,13 @@ impl Readiness {
         }
     }
 
-    /// Publishes health for a newly published snapshot.
+    /// Publishes health for a newly published snapshot. The service name
+    /// [`LIVENESS`] is always SERVING while the process runs: liveness probes
+    /// must not restart a pod that is merely unready.
     pub async fn update(&self, snapshot: &Snapshot) {
+        self.health
+            .set_service_status(LIVENESS, ServingStatus::Serving)
+            .await;
         let status = |ready: bool| {
             if ready {
                 ServingStatus::Serving

@@ -4,7 +4,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert;
 use super::model_config::model_config;
 use super::readiness::Readiness;
+use super::stream;
 use crate::error::ServeError;
 use crate::gateway::Gateway;
 use crate::proto::inference::grpc_inference_service_server::GrpcInferenceService;
@@ -133,41 +134,13 @@ impl GrpcInferenceService for InferenceService {
         request: Request<Streaming<ModelInferRequest>>,
     ) -> Result<Response<Self::ModelStreamInferStream>, Status> {
         let metadata = request.metadata().clone();
-        let mut incoming = request.into_inner();
         let (sender, receiver) = mpsc::channel(64);
-        let gateway = self.gateway.clone();
-        tokio::spawn(async move {
-            let mut running = futures::stream::FuturesUnordered::new();
-            loop {
-                tokio::select! {
-                    next = incoming.next() => match next {
-                        Some(Ok(message)) => {
-                            let gateway = gateway.clone();
-                            let metadata = metadata.clone();
-                            running.push(async move {
-                                let id = message.id.clone();
-                                let result = match convert::infer_request(message, metadata, None) {
-                                    Ok(request) => gateway.infer(request).await,
-                                    Err(error) => Err(error),
-                                };
-                                stream_answer(result, id)
-                            });
-                        }
-                        Some(Err(_)) | None => break,
-                    },
-                    Some(answer) = running.next(), if !running.is_empty() => {
-                        if sender.send(Ok(answer)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            while let Some(answer) = running.next().await {
-                if sender.send(Ok(answer)).await.is_err() {
-                    return;
-                }
-            }
-        });
+        tokio::spawn(stream::serve_stream(
+            self.gateway.clone(),
+            metadata,
+            request.into_inner(),
+            sender,
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
@@ -293,24 +266,5 @@ impl GrpcInferenceService for InferenceService {
         _: Request<LogSettingsRequest>,
     ) -> Result<Response<LogSettingsResponse>, Status> {
         unimplemented("LogSettings (set RUST_LOG at start-up)")
-    }
-}
-
-fn stream_answer(
-    result: Result<crate::gateway::InferResponse, ServeError>,
-    id: String,
-) -> ModelStreamInferResponse {
-    match result {
-        Ok(response) => ModelStreamInferResponse {
-            error_message: String::new(),
-            infer_response: Some(convert::infer_response(response)),
-        },
-        Err(error) => ModelStreamInferResponse {
-            error_message: error.to_string(),
-            infer_response: Some(ModelInferResponse {
-                id,
-                ..Default::default()
-            }),
-        },
     }
 }

@@ -53,9 +53,13 @@ pub fn batching_loop(mut session: Session, jobs: Receiver<Job>, metrics: WorkerM
                     send(job, Ok(selected), infer_time);
                 }
             }
-            Err(error) => {
+            // One request's bad data must not fail its neighbours: run
+            // each alone, so only the culprit gets the error.
+            Err(_) => {
                 for job in batch {
-                    send(job, Err(error.clone()), infer_time);
+                    let started = Instant::now();
+                    let result = guarded(|| run_session(&mut session, &allocator, &job.inputs, &job.outputs));
+                    reply(job, result, started, &metrics);
                 }
             }
         }

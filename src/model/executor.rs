@@ -6,14 +6,15 @@
 //! a model's memory is freed on its worker thread, never on an async worker.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use metrics::Histogram;
 use ort::memory::Allocator;
 use ort::session::Session;
 use tokio::sync::oneshot;
 
+use super::VersionMetrics;
 use super::onnx_values::{from_ort_value, to_ort_value};
 use super::{InputTensor, OutputTensor};
 use crate::error::ServeError;
@@ -30,7 +31,7 @@ pub struct RunOutput {
 pub(super) struct Job {
     pub(super) inputs: Vec<InputTensor>,
     /// Output names in answer order.
-    pub(super) outputs: Vec<String>,
+    pub(super) outputs: Arc<[String]>,
     pub(super) enqueued: Instant,
     pub(super) deadline: Option<Instant>,
     pub(super) reply: oneshot::Sender<Result<RunOutput, ServeError>>,
@@ -74,14 +75,8 @@ pub struct Executor {
     version: u64,
 }
 
-/// Metric handles a worker records into, created once per version.
-#[derive(Clone)]
-pub struct WorkerMetrics {
-    pub queue: Histogram,
-    pub inference: Histogram,
-    /// Requests per run, recorded by dynamically batching workers.
-    pub batch_size: Histogram,
-}
+/// Metric handles a worker records into, shared by the version's workers.
+pub type WorkerMetrics = Arc<VersionMetrics>;
 
 impl Executor {
     /// Starts one worker thread per session. `capacity` bounds the requests
@@ -118,7 +113,7 @@ impl Executor {
     pub async fn run(
         &self,
         inputs: Vec<InputTensor>,
-        outputs: Vec<String>,
+        outputs: Arc<[String]>,
         deadline: Option<Instant>,
     ) -> Result<RunOutput, ServeError> {
         let (reply, answer) = oneshot::channel();

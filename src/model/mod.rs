@@ -7,6 +7,7 @@ mod executor;
 mod onnx_values;
 mod tensor;
 mod version;
+mod version_metrics;
 
 pub use datatype::DataType;
 pub use executor::RunOutput;
@@ -15,3 +16,4 @@ pub use tensor::{
     split_bytes_elements,
 };
 pub use version::{ModelVersion, VersionKey};
+pub use version_metrics::VersionMetrics;

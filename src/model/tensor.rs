@@ -160,6 +160,16 @@ impl InputTensor {
                         items.len()
                     )));
                 }
+                // ONNX Runtime string tensors are C strings of UTF-8.
+                if let Some(index) = items
+                    .iter()
+                    .position(|i| std::str::from_utf8(i).is_err() || i.contains(&0))
+                {
+                    return Err(ServeError::invalid(format!(
+                        "input '{name}': BYTES element {index} is not UTF-8 without NUL bytes, \
+                         which ONNX Runtime string tensors need"
+                    )));
+                }
             }
             _ => {
                 return Err(ServeError::invalid(format!(

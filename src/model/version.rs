@@ -2,19 +2,20 @@
 //! session workers that run it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ort::memory::Allocator;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
-use super::executor::{BatchPolicy, Executor, RunOutput, WorkerMetrics, run_session};
+use super::executor::{BatchPolicy, Executor, RunOutput, run_session};
 use super::onnx_values::{tensor_spec, warmup_input};
+use super::version_metrics::VersionMetrics;
 use super::{InputTensor, TensorSpec};
 use crate::config::ModelConfig;
 use crate::error::ServeError;
 use crate::onnx_runtime::OnnxRuntime;
-use crate::telemetry::metric;
 
 /// Model name and version number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,6 +39,11 @@ pub struct ModelVersion {
     pub config: ModelConfig,
     /// Label value for metrics (`version="2"`).
     pub version_label: String,
+    /// Metric handles of this version.
+    pub metrics: Arc<VersionMetrics>,
+    /// Every output name, in the model's order: what a request without
+    /// `outputs` gets.
+    pub output_names: Arc<[String]>,
     executor: Executor,
 }
 
@@ -93,11 +99,7 @@ impl ModelVersion {
             }
         }
         let version_label = key.version.to_string();
-        let metrics = WorkerMetrics {
-            queue: metrics::histogram!(metric::QUEUE_DURATION, "model" => key.model.clone(), "version" => version_label.clone()),
-            inference: metrics::histogram!(metric::INFERENCE_DURATION, "model" => key.model.clone(), "version" => version_label.clone()),
-            batch_size: metrics::histogram!(metric::BATCH_SIZE, "model" => key.model.clone(), "version" => version_label.clone()),
-        };
+        let metrics = Arc::new(VersionMetrics::new(&key.model, &version_label));
         let batching = config.dynamic_batching.as_ref().map(|batching| BatchPolicy {
             max_batch_size: config.max_batch_size,
             target_rows: batching
@@ -114,17 +116,20 @@ impl ModelVersion {
             config.max_queue_size,
             &key.model,
             key.version,
-            metrics,
+            metrics.clone(),
             batching,
         )
         .map_err(|e| format!("could not start session threads: {e}"))?;
+        let output_names = outputs.iter().map(|o| o.name.clone()).collect();
         Ok(Self {
+            output_names,
             key,
             path: path.to_path_buf(),
             inputs,
             outputs,
             config: config.clone(),
             version_label,
+            metrics,
             executor,
         })
     }
@@ -184,9 +189,9 @@ impl ModelVersion {
     }
 
     /// Resolves the requested output names (all when none are requested).
-    pub fn select_outputs(&self, requested: Vec<String>) -> Result<Vec<String>, ServeError> {
+    pub fn select_outputs(&self, requested: Vec<String>) -> Result<Arc<[String]>, ServeError> {
         if requested.is_empty() {
-            return Ok(self.outputs.iter().map(|o| o.name.clone()).collect());
+            return Ok(self.output_names.clone());
         }
         for (index, name) in requested.iter().enumerate() {
             if self.output(name).is_none() {
@@ -202,14 +207,14 @@ impl ModelVersion {
                 )));
             }
         }
-        Ok(requested)
+        Ok(requested.into())
     }
 
     /// Runs validated inputs; `outputs` lists the names to return, in order.
     pub async fn run(
         &self,
         inputs: Vec<InputTensor>,
-        outputs: Vec<String>,
+        outputs: Arc<[String]>,
         deadline: Option<Instant>,
     ) -> Result<RunOutput, ServeError> {
         self.executor.run(inputs, outputs, deadline).await

@@ -56,7 +56,12 @@ impl Snapshot {
             model: model.to_string(),
             version: version.to_string(),
         };
-        let number: u64 = version.parse().map_err(|_| not_found())?;
+        // Only the canonical spelling: "01" or "+1" name no version.
+        let number: u64 = version
+            .parse()
+            .ok()
+            .filter(|n: &u64| n.to_string() == version)
+            .ok_or_else(not_found)?;
         if let Some(ready) = state.ready.get(&number) {
             return Ok(ready.clone());
         }

@@ -147,7 +147,7 @@ async fn run(job: MirrorJob) -> Record {
         }
     };
     let started = Instant::now();
-    let outputs = shadow.outputs.iter().map(|o| o.name.clone()).collect();
+    let outputs = shadow.output_names.clone();
     let answer = match shadow.check_inputs(&job.inputs) {
         Ok(()) => {
             shadow
