@@ -216,8 +216,9 @@ fn build_data(datatype: DataType, elements: usize, plan: &DataPlan, seed: u64) -
             TensorData::Strings(
                 (0..count)
                     .map(|_| {
+                        // Near-valid strings are UTF-8; `wild_case` brings the rest.
                         let len = usize::from(next_byte() % 6);
-                        Bytes::from((0..len).map(|_| next_byte()).collect::<Vec<_>>())
+                        Bytes::from((0..len).map(|_| b'a' + next_byte() % 26).collect::<Vec<_>>())
                     })
                     .collect(),
             )
@@ -309,7 +310,13 @@ fn oracle_accepts(case: &ValidateCase) -> bool {
         return false;
     };
     match (&input.data, input.datatype) {
-        (TensorData::Strings(items), DataType::Bytes) => items.len() == elements,
+        // ONNX Runtime string tensors are C strings of UTF-8: no NUL, valid UTF-8.
+        (TensorData::Strings(items), DataType::Bytes) => {
+            items.len() == elements
+                && items
+                    .iter()
+                    .all(|i| std::str::from_utf8(i).is_ok() && !i.contains(&0))
+        }
         (TensorData::Raw(_), DataType::Bytes) | (TensorData::Strings(_), _) => false,
         (TensorData::Raw(raw), datatype) => {
             let size: u128 = match datatype {
