@@ -32,6 +32,18 @@ reproduces byte-identical files.
 
 ``--check`` imports onnxruntime, loads every generated model on the CPU provider
 and asserts that it produces the expected outputs (or the expected failure).
+
+3. On request only, one big model for the hot-reload soak benchmark
+   (``scripts/soak-reload.sh``)::
+
+       python scripts/make_models.py --big-model /tmp/a.onnx              # ~40 MB
+       python scripts/make_models.py --big-model /tmp/b.onnx --seed 1     # same shape, other weights
+
+   A 256-H-H-10 ReLU MLP (input ``x`` float32 [batch, 256], output ``y`` float32
+   [batch, 10]); H is ``--big-hidden`` (default 3072, about 41 MB). Two seeds give
+   two files of the same size whose outputs differ, so a client can tell which
+   one is serving. With ``--big-model`` only that file is written (and checked
+   with ``--check``); the sample repository and fixtures are left alone.
 """
 
 from __future__ import annotations
@@ -720,6 +732,39 @@ def fixture_mlp_small() -> tuple[onnx.ModelProto, CheckFn]:
     return model, check
 
 
+def fixture_slow_mlp() -> tuple[onnx.ModelProto, CheckFn]:
+    """Same signature as mlp_small but about 40x the compute: 48 applications of
+    one shared 256x256 layer. A deliberately slow shadow for mirroring tests."""
+    rng = np.random.default_rng(2)
+    w_in = rng.normal(0.0, np.sqrt(2.0 / 64), (64, 256)).astype(np.float32)
+    # An orthogonal shared layer keeps activations from growing or vanishing.
+    w_hidden = np.linalg.qr(rng.normal(size=(256, 256)))[0].astype(np.float32)
+    w_out = rng.normal(0.0, np.sqrt(1.0 / 256), (256, 10)).astype(np.float32)
+    repeats = 48
+    nodes = [helper.make_node("MatMul", ["x", "W_in"], ["h0"])]
+    for i in range(repeats):
+        nodes.append(helper.make_node("MatMul", [f"h{i}", "W_hidden"], [f"m{i}"]))
+        nodes.append(helper.make_node("Tanh", [f"m{i}"], [f"h{i + 1}"]))
+    nodes.append(helper.make_node("MatMul", [f"h{repeats}", "W_out"], ["y"]))
+    model = finish(
+        "slow_mlp",
+        nodes,
+        [tensor("x", TensorProto.FLOAT, ["batch", 64])],
+        [tensor("y", TensorProto.FLOAT, ["batch", 10])],
+        [const("W_in", w_in), const("W_hidden", w_hidden), const("W_out", w_out)],
+        doc="64 -> 256 -> 48 x shared 256x256 tanh -> 10: mlp_small's signature, ~40x its compute.",
+    )
+
+    def check(sess):
+        x = np.random.default_rng(3).normal(size=(4, 64)).astype(np.float32)
+        h = x @ w_in
+        for _ in range(repeats):
+            h = np.tanh(h @ w_hidden)
+        assert_close(run(sess, {"x": x})["y"], h @ w_out, rtol=1e-3, atol=1e-4)
+
+    return model, check
+
+
 def corrupt_bytes() -> bytes:
     """200 bytes of a real serialized model, cut off mid-message: a truncated protobuf."""
     return fixture_mlp_small()[0].SerializeToString()[:200]
@@ -751,6 +796,7 @@ FIXTURES = {
     "fixed_shape": fixture_fixed_shape,
     "runtime_error": fixture_runtime_error,
     "mlp_small": fixture_mlp_small,
+    "slow_mlp": fixture_slow_mlp,
 }
 
 
@@ -762,6 +808,82 @@ def fixture_artifacts(root: Path) -> list[Artifact]:
     corrupt = root / "corrupt" / "1" / "model.onnx"
     artifacts.append(Artifact(corrupt, corrupt_bytes(), check_load_fails, expect_load_failure=True))
     return artifacts
+
+
+# --------------------------------------------------------------------------
+# C. Big model for the reload soak benchmark
+# --------------------------------------------------------------------------
+
+BIG_INPUT = 256
+BIG_OUTPUT = 10
+BIG_HIDDEN = 3072  # 256*3072 + 3072*3072 + 3072*10 weights = about 41 MB of float32
+
+
+def mlp_layers(sizes: list[int], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """He-initialised weights and small biases for a ReLU MLP of the given widths."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        w = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out)).astype(np.float32)
+        b = rng.normal(0.0, 0.01, fan_out).astype(np.float32)
+        layers.append((w, b))
+    return layers
+
+
+def mlp_reference(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
+    h = x
+    for i, (w, b) in enumerate(layers):
+        h = h @ w + b
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def big_mlp(hidden: int, seed: int) -> tuple[onnx.ModelProto, CheckFn]:
+    """256-hidden-hidden-10 ReLU MLP with random weights: big on disk, quick to run."""
+    layers = mlp_layers([BIG_INPUT, hidden, hidden, BIG_OUTPUT], seed)
+    nodes, inits, prev = [], [], "x"
+    for i, (w, b) in enumerate(layers, start=1):
+        out = "y" if i == len(layers) else f"z{i}"
+        nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"b{i}"], [out]))
+        inits += [const(f"W{i}", w), const(f"b{i}", b)]
+        if i < len(layers):
+            nodes.append(helper.make_node("Relu", [out], [f"h{i}"]))
+            prev = f"h{i}"
+
+    # full_check would re-serialise the whole model for shape inference: slow and
+    # pointless for a plain MLP, so the cheap structural check is enough here.
+    graph = helper.make_graph(
+        nodes,
+        "big_mlp",
+        [tensor("x", TensorProto.FLOAT, ["batch", BIG_INPUT])],
+        [tensor("y", TensorProto.FLOAT, ["batch", BIG_OUTPUT])],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name=PRODUCER,
+        producer_version="1",
+        doc_string=(
+            f"{BIG_INPUT}-{hidden}-{hidden}-{BIG_OUTPUT} ReLU MLP with random weights "
+            f"(seed {seed}), for the hot-reload soak benchmark."
+        ),
+    )
+    onnx.checker.check_model(model)
+
+    def check(sess):
+        x = np.random.default_rng(1).normal(size=(3, BIG_INPUT)).astype(np.float32)
+        expected = mlp_reference(layers, x)
+        assert_close(run(sess, {"x": x})["y"], expected, rtol=1e-3, atol=1e-3)
+
+    return model, check
+
+
+def big_model_artifact(path: Path, hidden: int, seed: int) -> Artifact:
+    model, check = big_mlp(hidden, seed)
+    return Artifact(path, model, check)
 
 
 # --------------------------------------------------------------------------
@@ -813,21 +935,47 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="load every model with onnxruntime and verify its outputs",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--big-model",
+        type=Path,
+        metavar="PATH",
+        help="write only the big soak-benchmark MLP to PATH (no repository, no fixtures)",
+    )
+    parser.add_argument(
+        "--big-hidden",
+        type=int,
+        default=BIG_HIDDEN,
+        metavar="N",
+        help="hidden width of the big MLP (default: %(default)s, about 41 MB)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="weight seed of the big MLP; another seed gives another model (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    if args.big_hidden < 1:
+        parser.error("--big-hidden must be positive")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    repo, fixtures = args.out_repo.resolve(), args.out_fixtures.resolve()
+    if args.big_model is not None:
+        artifacts = [big_model_artifact(args.big_model.resolve(), args.big_hidden, args.seed)]
+    else:
+        repo, fixtures = args.out_repo.resolve(), args.out_fixtures.resolve()
+        artifacts = trip_duration_artifacts(repo) + fixture_artifacts(fixtures)
 
-    artifacts = trip_duration_artifacts(repo) + fixture_artifacts(fixtures)
     for artifact in artifacts:
         write(artifact)
         print(f"wrote {display(artifact.path)} ({artifact.path.stat().st_size} bytes)")
 
-    config = repo / "trip_duration" / "config.yaml"
-    config.write_text(TRIP_CONFIG_YAML)
-    print(f"wrote {display(config)}")
+    if args.big_model is None:
+        config = repo / "trip_duration" / "config.yaml"
+        config.write_text(TRIP_CONFIG_YAML)
+        print(f"wrote {display(config)}")
 
     if args.check:
         print("checking with onnxruntime:")
