@@ -64,6 +64,21 @@ impl Gateway {
         self.snapshots.load()
     }
 
+    /// Counts a request refused before it reached the engine (it could not
+    /// be decoded). Names that are neither a model nor a route are counted
+    /// with an empty model label, so clients cannot grow the label set.
+    pub fn record_rejected(&self, model_name: &str, error: &ServeError) {
+        let snapshot = self.snapshots.load();
+        let (route, model) = match snapshot.routes.get(model_name) {
+            Some(route) => (route.name.clone(), String::new()),
+            None if snapshot.models.contains_key(model_name) => (String::new(), model_name.to_string()),
+            None => (String::new(), String::new()),
+        };
+        metrics::counter!(metric::REQUESTS, "route" => route, "model" => model, "version" => "",
+            "code" => code_label(error.code()))
+        .increment(1);
+    }
+
     /// Runs one inference request end to end, recording its metrics.
     pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, ServeError> {
         let mut record = RequestRecord::start(request.deadline);

@@ -214,7 +214,10 @@ async fn slow_shadow_drops_mirrors_and_never_fails_the_primary() {
     let rss_before = rss_kib(server.pid());
     let rows = 32;
     let values = vec![0.5f32; rows * 64];
-    let request = raw_request("r", vec![(input("x", "FP32", &[rows as i64, 64]), f32_bytes(&values))]);
+    let request = raw_request(
+        "r",
+        vec![(input("x", "FP32", &[rows as i64, 64]), f32_bytes(&values))],
+    );
     let client = server.client().await;
     let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let tasks: Vec<_> = (0..8)
@@ -225,7 +228,10 @@ async fn slow_shadow_drops_mirrors_and_never_fails_the_primary() {
             tokio::spawn(async move {
                 let started = std::time::Instant::now();
                 while started.elapsed() < Duration::from_secs(2) {
-                    let response = client.model_infer(request.clone()).await.expect("the primary always answers");
+                    let response = client
+                        .model_infer(request.clone())
+                        .await
+                        .expect("the primary always answers");
                     assert_eq!(response.into_inner().model_name, "fast");
                     sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -236,17 +242,32 @@ async fn slow_shadow_drops_mirrors_and_never_fails_the_primary() {
         task.await.unwrap();
     }
     let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
-    let metrics =
-        wait_for_metric(&server, r#"switchyard_shadow_requests_total{route="r",model="slow",version="1",outcome="dropped"}"#)
-            .await;
+    let metrics = wait_for_metric(
+        &server,
+        r#"switchyard_shadow_requests_total{route="r",model="slow",version="1",outcome="dropped"}"#,
+    )
+    .await;
     let count = |outcome: &str| -> u64 {
-        let prefix = format!(r#"switchyard_shadow_requests_total{{route="r",model="slow",version="1",outcome="{outcome}"}} "#);
-        metrics.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map_or(0, |v| v.parse().unwrap())
+        let prefix = format!(
+            r#"switchyard_shadow_requests_total{{route="r",model="slow",version="1",outcome="{outcome}"}} "#
+        );
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map_or(0, |v| v.parse().unwrap())
     };
     let (dropped, ok) = (count("dropped"), count("ok"));
     eprintln!("slow shadow: {sent} primary requests, {ok} mirrored, {dropped} dropped");
-    assert!(dropped > 0 && dropped < sent, "a slow shadow must lose some mirrors: {dropped} of {sent}");
-    assert!(metrics.contains(&format!(r#"switchyard_requests_total{{route="r",model="fast",version="1",code="OK"}} {sent}"#)));
+    assert!(
+        dropped > 0 && dropped < sent,
+        "a slow shadow must lose some mirrors: {dropped} of {sent}"
+    );
+    assert!(metrics.contains(&format!(
+        r#"switchyard_requests_total{{route="r",model="fast",version="1",code="OK"}} {sent}"#
+    )));
     let grown_mib = rss_kib(server.pid()).saturating_sub(rss_before) / 1024;
-    assert!(grown_mib < 200, "memory grew by {grown_mib} MiB: the mirror queue must bound it");
+    assert!(
+        grown_mib < 200,
+        "memory grew by {grown_mib} MiB: the mirror queue must bound it"
+    );
 }

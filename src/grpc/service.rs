@@ -120,7 +120,9 @@ impl GrpcInferenceService for InferenceService {
     ) -> Result<Response<ModelInferResponse>, Status> {
         let deadline = convert::deadline(request.metadata());
         let (metadata, _, message) = request.into_parts();
-        let request = convert::infer_request(message, metadata, deadline)?;
+        let model_name = message.model_name.clone();
+        let request = convert::infer_request(message, metadata, deadline)
+            .inspect_err(|error| self.gateway.record_rejected(&model_name, error))?;
         let response = self.gateway.infer(request).await?;
         Ok(Response::new(convert::infer_response(response)))
     }

@@ -34,9 +34,13 @@ pub async fn serve_stream(
                     let metadata = metadata.clone();
                     running.push(async move {
                         let id = message.id.clone();
+                        let model_name = message.model_name.clone();
                         let result = match convert::infer_request(message, metadata, None) {
                             Ok(request) => gateway.infer(request).await,
-                            Err(error) => Err(error),
+                            Err(error) => {
+                                gateway.record_rejected(&model_name, &error);
+                                Err(error)
+                            }
                         };
                         stream_answer(result, id)
                     });
