@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Write the two benchmark models (plain ONNX files) into a directory.
+
+    python benchmarks/make_bench_models.py OUT_DIR [--check]
+
+    OUT_DIR/mlp_small.onnx     64-256-256-10 ReLU MLP, input x float32 [batch, 64]
+    OUT_DIR/mlp_compute.onnx   512-2048-2048-10 ReLU MLP, input x float32 [batch, 512]
+
+Both have output ``y`` float32 [batch, 10], a dynamic batch dimension, opset 17,
+IR version 9, He-initialised weights from a fixed seed: re-running writes
+byte-identical files. Built with the onnx.helper API like scripts/make_models.py.
+``--check`` runs each through onnxruntime against a numpy reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+IR_VERSION = 9
+PRODUCER = "switchyard/benchmarks/make_bench_models.py"
+
+MODELS = {
+    # name: (layer widths, seed)
+    "mlp_small": ([64, 256, 256, 10], 0),
+    "mlp_compute": ([512, 2048, 2048, 10], 1),
+}
+
+
+def layers(sizes: list[int], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        w = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out)).astype(np.float32)
+        b = rng.normal(0.0, 0.01, fan_out).astype(np.float32)
+        out.append((w, b))
+    return out
+
+
+def reference(weights: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
+    h = x
+    for i, (w, b) in enumerate(weights):
+        h = h @ w + b
+        if i < len(weights) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def mlp(name: str, sizes: list[int], seed: int) -> tuple[onnx.ModelProto, list]:
+    weights = layers(sizes, seed)
+    nodes, inits, prev = [], [], "x"
+    for i, (w, b) in enumerate(weights, start=1):
+        out = "y" if i == len(weights) else f"z{i}"
+        nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"b{i}"], [out]))
+        inits += [numpy_helper.from_array(w, f"W{i}"), numpy_helper.from_array(b, f"b{i}")]
+        if i < len(weights):
+            nodes.append(helper.make_node("Relu", [out], [f"h{i}"]))
+            prev = f"h{i}"
+    widths = "-".join(map(str, sizes))
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", sizes[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", sizes[-1]])],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name=PRODUCER,
+        producer_version="1",
+        doc_string=f"{widths} ReLU MLP with random weights (seed {seed}), for benchmarks.",
+    )
+    onnx.checker.check_model(model)
+    return model, weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="directory to write the .onnx files into")
+    parser.add_argument("--check", action="store_true", help="verify each model with onnxruntime")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, (sizes, seed) in MODELS.items():
+        model, weights = mlp(name, sizes, seed)
+        path = args.out / f"{name}.onnx"
+        path.write_bytes(model.SerializeToString())
+        print(f"wrote {path} ({path.stat().st_size} bytes)")
+        if args.check:
+            import onnxruntime as ort
+
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            x = np.random.default_rng(7).normal(size=(3, sizes[0])).astype(np.float32)
+            got = session.run(["y"], {"x": x})[0]
+            np.testing.assert_allclose(got, reference(weights, x), rtol=1e-3, atol=1e-3)
+            print(f"  ok   {name}: onnxruntime matches the numpy reference")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
