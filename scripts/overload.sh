@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Overload run: measures the gateway's capacity on a small MLP (batch 64,
+# Overload run: measures the gateway's capacity on a small MLP (512 rows per request,
 # closed loop), then offers twice that rate open-loop for DURATION seconds
 # (default 60) and reports how the overload was handled: requests shed with
 # RESOURCE_EXHAUSTED, p99 of the accepted ones, and the server's peak RSS.
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 duration="${DURATION:-60}"
-rows="${ROWS:-64}"
+rows="${ROWS:-512}"
 
 scripts/install-ort.sh >/dev/null
 cargo build --release --quiet --bin switchyard
