@@ -12,8 +12,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use ort::memory::Allocator;
 use ort::session::Session;
 
-use super::executor::{BatchPolicy, Job, RunOutput, WorkerMetrics, guarded, run_session};
-use super::onnx_values::{build_value, from_ort_value};
+use super::executor::{BatchPolicy, Job, RunOutput, WorkerMetrics, guarded, run_session, run_values};
+use super::onnx_values::build_value;
 use super::{DataType, InputTensor, OutputTensor, encode_bytes_elements, split_bytes_elements};
 use crate::error::ServeError;
 
@@ -144,18 +144,7 @@ fn run_merged(
             build_value(allocator, &input.name, input.datatype, &shape, &parts)?,
         ));
     }
-    let mut results = session
-        .run(values)
-        .map_err(|e| ServeError::Runtime(e.to_string()))?;
-    outputs
-        .iter()
-        .map(|name| {
-            let value = results
-                .remove(name)
-                .ok_or_else(|| ServeError::Runtime(format!("model produced no output '{name}'")))?;
-            from_ort_value(name, value)
-        })
-        .collect()
+    run_values(session, values, outputs)
 }
 
 /// Splits each batched output along its first dimension into `rows` pieces.

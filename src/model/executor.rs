@@ -184,6 +184,15 @@ pub fn run_session(
     for input in inputs {
         values.push((input.name.as_str(), to_ort_value(allocator, input)?));
     }
+    run_values(session, values, outputs)
+}
+
+/// Runs prepared input values and copies out the named outputs, in order.
+pub(super) fn run_values(
+    session: &mut Session,
+    values: Vec<(&str, ort::value::DynValue)>,
+    outputs: &[String],
+) -> Result<Vec<OutputTensor>, ServeError> {
     let mut results = session
         .run(values)
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
