@@ -22,6 +22,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+# The weights and the numpy reference are the fixtures' own (scripts/make_models.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from make_models import mlp_layers, mlp_reference  # noqa: E402
+
 OPSET = 17
 IR_VERSION = 9
 PRODUCER = "switchyard/benchmarks/make_bench_models.py"
@@ -33,27 +37,8 @@ MODELS = {
 }
 
 
-def layers(sizes: list[int], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        w = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out)).astype(np.float32)
-        b = rng.normal(0.0, 0.01, fan_out).astype(np.float32)
-        out.append((w, b))
-    return out
-
-
-def reference(weights: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
-    h = x
-    for i, (w, b) in enumerate(weights):
-        h = h @ w + b
-        if i < len(weights) - 1:
-            h = np.maximum(h, 0.0)
-    return h
-
-
 def mlp(name: str, sizes: list[int], seed: int) -> tuple[onnx.ModelProto, list]:
-    weights = layers(sizes, seed)
+    weights = mlp_layers(sizes, seed)
     nodes, inits, prev = [], [], "x"
     for i, (w, b) in enumerate(weights, start=1):
         out = "y" if i == len(weights) else f"z{i}"
@@ -99,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
             x = np.random.default_rng(7).normal(size=(3, sizes[0])).astype(np.float32)
             got = session.run(["y"], {"x": x})[0]
-            np.testing.assert_allclose(got, reference(weights, x), rtol=1e-3, atol=1e-3)
+            np.testing.assert_allclose(got, mlp_reference(weights, x), rtol=1e-3, atol=1e-3)
             print(f"  ok   {name}: onnxruntime matches the numpy reference")
     return 0
 

@@ -694,13 +694,8 @@ def fixture_runtime_error() -> tuple[onnx.ModelProto, CheckFn]:
 
 
 def fixture_mlp_small() -> tuple[onnx.ModelProto, CheckFn]:
-    rng = np.random.default_rng(0)
     sizes = [64, 256, 256, 10]
-    weights = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        w = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out)).astype(np.float32)
-        b = rng.normal(0.0, 0.01, fan_out).astype(np.float32)
-        weights.append((w, b))
+    weights = mlp_layers(sizes, seed=0)
 
     nodes, inits, prev = [], [], "x"
     for i, (w, b) in enumerate(weights, start=1):
@@ -722,12 +717,7 @@ def fixture_mlp_small() -> tuple[onnx.ModelProto, CheckFn]:
 
     def check(sess):
         x = np.random.default_rng(1).normal(size=(5, 64)).astype(np.float32)
-        h = x
-        for i, (w, b) in enumerate(weights):
-            h = h @ w + b
-            if i < len(weights) - 1:
-                h = np.maximum(h, 0.0)
-        assert_close(run(sess, {"x": x})["y"], h, rtol=1e-4, atol=1e-4)
+        assert_close(run(sess, {"x": x})["y"], mlp_reference(weights, x), rtol=1e-4, atol=1e-4)
 
     return model, check
 
