@@ -736,7 +736,7 @@ fn setup_section(settings: &Settings, results: &Results, onnxruntime: &str) -> S
         SWAP_TAIL.as_millis(),
         settings.steady.as_secs(),
         settings.steady.as_secs(),
-        settings.label.as_deref().unwrap_or("system allocator"),
+        settings.label.as_deref().unwrap_or("default build"),
         results.load_average[0],
         results.load_average[1],
     )
@@ -821,6 +821,11 @@ fn memory_rows(results: &Results) -> Vec<Row> {
             &format!("target ≤ 1.1×: {}", verdict(rss_ratio <= 1.1)),
         ),
         row(
+            &format!("RSS over cycles 1–{}: min / median / max", results.cycles.len()),
+            rss_spread(&results.cycles),
+            "read at the end of every cycle",
+        ),
+        row(
             "median RSS, last 10 cycles / first 10",
             format!("{:.3}×", results.rss_trend()),
             "the trend, without the steps of single readings",
@@ -832,6 +837,18 @@ fn memory_rows(results: &Results) -> Vec<Row> {
         ),
         row("wall time", format!("{:.0} s", results.wall.as_secs_f64()), ""),
     ]
+}
+
+fn rss_spread(cycles: &[ProcessStatus]) -> String {
+    let mut rss: Vec<u64> = cycles.iter().map(|c| c.vm_rss_kib).collect();
+    rss.sort_unstable();
+    let at = |i: usize| rss.get(i).map_or_else(|| "-".into(), |&kib| mib(kib));
+    format!(
+        "{} / {} / {}",
+        at(0),
+        at(rss.len() / 2),
+        at(rss.len().saturating_sub(1))
+    )
 }
 
 fn row(measure: &str, value: impl ToString, note: &str) -> Row {

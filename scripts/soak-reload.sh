@@ -9,7 +9,7 @@
 #   MALLOC_ARENA_MAX=2 SOAK_LABEL="glibc, MALLOC_ARENA_MAX=2" SOAK_REPORT=/tmp/soak.md scripts/soak-reload.sh
 #
 # Knobs (environment, passed through): SOAK_CYCLES (100), SOAK_STEADY_SECS (10),
-# SOAK_REPORT (docs/SOAK.md), SOAK_LABEL, SOAK_BIG_HIDDEN (3072, about 41 MB).
+# SOAK_REPORT (docs/SOAK.md), SOAK_LABEL, SWITCHYARD_BIN, SOAK_BIG_HIDDEN (3072, about 41 MB).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -38,6 +38,6 @@ step "cargo build --release"
 cargo build --release --locked
 
 step "cargo bench --bench reload_soak"
+# The bench starts the release binary cargo built (SWITCHYARD_BIN overrides it).
 SOAK_MODEL_A="$models/a.onnx" SOAK_MODEL_B="$models/b.onnx" \
-  SWITCHYARD_BIN="${SWITCHYARD_BIN:-$PWD/target/release/switchyard}" \
   cargo bench --locked --bench reload_soak
