@@ -78,7 +78,7 @@ fn main() -> anyhow::Result<()> {
         }
         let cell = Arc::new(SnapshotCell::default());
         cell.publish(outcome.snapshot);
-        let gateway = Gateway::new(cell, Mirror::start(None), 1024);
+        let gateway = Gateway::new(cell, Mirror::start(None), 1024, Default::default());
         println!("| path | allocations / request | bytes / request |");
         println!("| --- | --- | --- |");
         for (label, model) in [

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::config::ServeConfig;
 use crate::gateway::Gateway;
 use crate::grpc::{GrpcServer, Readiness, TlsSettings};
+use crate::model::{IdleWait, InFlight};
 use crate::onnx_runtime::OnnxRuntime;
 use crate::repository::{Loader, ReloadSettings, SnapshotCell, WatchTargets, run_reloads};
 use crate::shadow::{Mirror, ShadowLog};
@@ -58,10 +59,12 @@ pub async fn serve(
         ),
         None => None,
     };
+    let in_flight = InFlight::default();
     let gateway = Arc::new(Gateway::new(
         snapshots.clone(),
         Mirror::start(shadow_log),
         config.max_concurrent_requests,
+        in_flight.clone(),
     ));
     let health_reporter = tonic_health::server::HealthReporter::new();
     let health_service = tonic_health::pb::health_server::HealthServer::new(
@@ -89,7 +92,12 @@ pub async fn serve(
     };
     let mut grpc_task = tokio::spawn(grpc.serve(grpc_listener, stopped()));
 
-    let loader = Loader::new(runtime, config.model_repo.clone(), config.routes_file.clone());
+    let loader = Loader::new(runtime, config.model_repo.clone(), config.routes_file.clone()).with_idle_wait(
+        IdleWait {
+            spin: config.idle_spin,
+            in_flight,
+        },
+    );
     let settings = ReloadSettings {
         watch: WatchTargets {
             repository: config.model_repo.clone(),

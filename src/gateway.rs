@@ -10,7 +10,7 @@ use tonic::Code;
 use tonic::metadata::MetadataMap;
 
 use crate::error::{ServeError, code_label};
-use crate::model::{InputTensor, ModelVersion, OutputTensor};
+use crate::model::{InFlight, InputTensor, ModelVersion, OutputTensor};
 use crate::repository::{Snapshot, SnapshotCell};
 use crate::routing::{Draw, Route, sticky_key};
 use crate::shadow::{Mirror, MirrorJob};
@@ -47,15 +47,23 @@ pub struct Gateway {
     /// Server-wide bound on requests in flight; beyond it requests are shed.
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
+    /// The same requests, counted for idle session threads (see `IdleWait`).
+    counted: InFlight,
 }
 
 impl Gateway {
-    pub fn new(snapshots: Arc<SnapshotCell>, mirror: Mirror, max_in_flight: usize) -> Self {
+    pub fn new(
+        snapshots: Arc<SnapshotCell>,
+        mirror: Mirror,
+        max_in_flight: usize,
+        counted: InFlight,
+    ) -> Self {
         Self {
             snapshots,
             mirror,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
+            counted,
         }
     }
 
@@ -86,6 +94,7 @@ impl Gateway {
             record.finish(Code::ResourceExhausted);
             return Err(ServeError::Overloaded(self.max_in_flight));
         };
+        let _counted = self.counted.enter();
         let snapshot = self.snapshots.load();
         // A route name without an explicit version goes through the route;
         // an explicit version always means exactly that model version.

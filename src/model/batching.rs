@@ -13,21 +13,28 @@ use ort::memory::Allocator;
 use ort::session::Session;
 
 use super::executor::{BatchPolicy, Job, RunOutput, WorkerMetrics, guarded, run_session, run_values};
+use super::idle_wait::Waiter;
 use super::onnx_values::build_value;
 use super::{DataType, InputTensor, OutputTensor, encode_bytes_elements, split_bytes_elements};
 use crate::error::ServeError;
 
 /// The worker loop of a version with dynamic batching.
-pub fn batching_loop(mut session: Session, jobs: Receiver<Job>, metrics: WorkerMetrics, policy: BatchPolicy) {
+pub fn batching_loop(
+    mut session: Session,
+    jobs: Receiver<Job>,
+    mut waiter: Waiter,
+    metrics: WorkerMetrics,
+    policy: BatchPolicy,
+) {
     let allocator = Allocator::default();
     // At most one job that did not fit the previous batch; it opens the next.
     let mut carried: VecDeque<Job> = VecDeque::new();
     loop {
         let first = match carried.pop_front() {
             Some(job) => job,
-            None => match jobs.recv() {
-                Ok(job) => job,
-                Err(_) => return,
+            None => match waiter.next_job(&jobs) {
+                Some(job) => job,
+                None => return,
             },
         };
         let Some(first) = first.answer_if_stale(&metrics) else {

@@ -15,6 +15,7 @@ use ort::session::Session;
 use tokio::sync::oneshot;
 
 use super::VersionMetrics;
+use super::idle_wait::{IdleWait, Waiter};
 use super::onnx_values::{from_ort_value, to_ort_value};
 use super::{InputTensor, OutputTensor};
 use crate::error::ServeError;
@@ -88,17 +89,21 @@ impl Executor {
         version: u64,
         metrics: WorkerMetrics,
         batching: Option<BatchPolicy>,
+        idle_wait: &IdleWait,
     ) -> std::io::Result<Self> {
         let (jobs, receiver) = crossbeam_channel::bounded(capacity);
         for (index, session) in sessions.into_iter().enumerate() {
             let receiver = receiver.clone();
             let metrics = metrics.clone();
             let batching = batching.clone();
+            let waiter = idle_wait.waiter();
             std::thread::Builder::new()
                 .name(format!("ort-{model}-{version}-{index}"))
                 .spawn(move || match batching {
-                    Some(policy) => super::batching::batching_loop(session, receiver, metrics, policy),
-                    None => worker_loop(session, receiver, metrics),
+                    Some(policy) => {
+                        super::batching::batching_loop(session, receiver, waiter, metrics, policy)
+                    }
+                    None => worker_loop(session, receiver, waiter, metrics),
                 })?;
         }
         Ok(Self {
@@ -147,9 +152,9 @@ impl Executor {
     }
 }
 
-fn worker_loop(mut session: Session, jobs: Receiver<Job>, metrics: WorkerMetrics) {
+fn worker_loop(mut session: Session, jobs: Receiver<Job>, mut waiter: Waiter, metrics: WorkerMetrics) {
     let allocator = Allocator::default();
-    while let Ok(job) = jobs.recv() {
+    while let Some(job) = waiter.next_job(&jobs) {
         let Some(job) = job.answer_if_stale(&metrics) else {
             continue;
         };

@@ -10,6 +10,7 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
 use super::executor::{BatchPolicy, Executor, RunOutput, run_session};
+use super::idle_wait::IdleWait;
 use super::onnx_values::{tensor_spec, warmup_input};
 use super::version_metrics::VersionMetrics;
 use super::{InputTensor, TensorSpec};
@@ -65,6 +66,7 @@ impl ModelVersion {
         key: VersionKey,
         path: &Path,
         config: &ModelConfig,
+        idle_wait: &IdleWait,
     ) -> Result<Self, String> {
         let mut sessions = Vec::with_capacity(config.instances);
         for _ in 0..config.instances {
@@ -118,6 +120,7 @@ impl ModelVersion {
             key.version,
             metrics.clone(),
             batching,
+            idle_wait,
         )
         .map_err(|e| format!("could not start session threads: {e}"))?;
         let output_names = outputs.iter().map(|o| o.name.clone()).collect();

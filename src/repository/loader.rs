@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use super::scan::{FileStamp, ModelOnDisk, RepositoryScan, VersionOnDisk, scan};
 use super::snapshot::{ModelState, Snapshot};
 use crate::config::{ModelCatalog, ModelConfig, RouteTable, VersionPolicy, parse_routes};
-use crate::model::{ModelVersion, VersionKey};
+use crate::model::{IdleWait, ModelVersion, VersionKey};
 use crate::onnx_runtime::OnnxRuntime;
 use crate::telemetry::metric;
 
@@ -47,6 +47,8 @@ pub struct ReloadOutcome {
 /// Owns the bookkeeping between reloads. Only the reload task holds one.
 pub struct Loader {
     runtime: OnnxRuntime,
+    /// How the session threads of every version wait for work.
+    idle_wait: IdleWait,
     root: PathBuf,
     routes_file: Option<PathBuf>,
     loaded: HashMap<VersionKey, Loaded>,
@@ -67,6 +69,7 @@ impl Loader {
     pub fn new(runtime: OnnxRuntime, root: PathBuf, routes_file: Option<PathBuf>) -> Self {
         Self {
             runtime,
+            idle_wait: IdleWait::default(),
             root,
             routes_file,
             loaded: HashMap::new(),
@@ -77,6 +80,13 @@ impl Loader {
             routes_seen: None,
             routes_error: None,
         }
+    }
+
+    /// Sets how the session threads of versions loaded from now on wait for
+    /// work (the default always parks).
+    pub fn with_idle_wait(mut self, idle_wait: IdleWait) -> Self {
+        self.idle_wait = idle_wait;
+        self
     }
 
     /// Scans the repository and builds the next snapshot, loading what changed.
@@ -291,10 +301,12 @@ impl Loader {
         let path = file.model_file.clone();
         let load_key = key.clone();
         let load_config = config.clone();
-        let result =
-            tokio::task::spawn_blocking(move || ModelVersion::load(&runtime, load_key, &path, &load_config))
-                .await
-                .unwrap_or_else(|e| Err(format!("load task failed: {e}")));
+        let idle_wait = self.idle_wait.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            ModelVersion::load(&runtime, load_key, &path, &load_config, &idle_wait)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("load task failed: {e}")));
 
         // The file changed while it was being read: whatever we got is not final.
         if FileStamp::of(&file.model_file) != Some(file.stamp) {

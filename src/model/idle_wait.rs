@@ -1,0 +1,232 @@
+//! How an idle session thread waits for its next request.
+//!
+//! Parking costs a wake-up on each side of the hand-off (the session thread
+//! on the way in, the tokio worker on the way out); in a VM a wake-up on an
+//! idle vCPU takes tens of microseconds, more than a small model's run. So
+//! while the server has at most one request in flight — a lone client
+//! calling one request after another, where the CPU would idle anyway — the
+//! thread first polls the queue for a short window, yielding the CPU between
+//! polls. Under load it parks at once: there spinning would only take CPU
+//! from the I/O threads. Windows that end with no request (a slow or remote
+//! client) switch spinning off for exponentially more jobs, so a pattern the
+//! spin cannot catch costs almost nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+
+/// Jobs a timed-out window switches spinning off for, at most.
+const MAX_BACKOFF_JOBS: u32 = 256;
+
+/// ModelInfer requests in flight server-wide: the gateway counts, idle
+/// session threads read.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Counts a request until the guard is dropped.
+    pub fn enter(&self) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        InFlightGuard(self.0.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One counted request.
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<AtomicUsize>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The server's waiting policy, shared by every session thread.
+#[derive(Debug, Clone, Default)]
+pub struct IdleWait {
+    /// Longest poll before parking; zero = always park.
+    pub spin: Duration,
+    pub in_flight: InFlight,
+}
+
+impl IdleWait {
+    /// A waiter for one session thread (it keeps that thread's back-off).
+    pub fn waiter(&self) -> Waiter {
+        Waiter {
+            policy: self.clone(),
+            skip: 0,
+            backoff: 0,
+        }
+    }
+}
+
+/// How a poll window ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Window {
+    Caught,
+    TimedOut,
+}
+
+/// One session thread's waiting state.
+#[derive(Debug)]
+pub struct Waiter {
+    policy: IdleWait,
+    /// Jobs still to wait for without spinning.
+    skip: u32,
+    /// Current back-off length in jobs.
+    backoff: u32,
+}
+
+impl Waiter {
+    /// The next job, or `None` once every sender is gone.
+    pub fn next_job<T>(&mut self, jobs: &Receiver<T>) -> Option<T> {
+        if self.should_spin() {
+            let deadline = Instant::now() + self.policy.spin;
+            loop {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        self.record(Window::Caught);
+                        return Some(job);
+                    }
+                    Err(TryRecvError::Disconnected) => return None,
+                    Err(TryRecvError::Empty) if Instant::now() < deadline => std::thread::yield_now(),
+                    Err(TryRecvError::Empty) => {
+                        self.record(Window::TimedOut);
+                        break;
+                    }
+                }
+            }
+        }
+        jobs.recv().ok()
+    }
+
+    /// Spin only with spinning enabled, not backing off, and the server
+    /// otherwise idle (the request just answered may still be counted).
+    fn should_spin(&mut self) -> bool {
+        if self.policy.spin.is_zero() {
+            return false;
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
+        self.policy.in_flight.count() <= 1
+    }
+
+    fn record(&mut self, window: Window) {
+        match window {
+            Window::Caught => self.backoff = 0,
+            Window::TimedOut => {
+                self.backoff = (self.backoff * 2).clamp(1, MAX_BACKOFF_JOBS);
+                self.skip = self.backoff;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spinning(micros: u64) -> IdleWait {
+        IdleWait {
+            spin: Duration::from_micros(micros),
+            in_flight: InFlight::default(),
+        }
+    }
+
+    #[test]
+    fn in_flight_counts_until_the_guard_drops() {
+        let in_flight = InFlight::default();
+        let first = in_flight.enter();
+        let second = in_flight.enter();
+        assert_eq!(in_flight.count(), 2);
+        drop(first);
+        assert_eq!(in_flight.count(), 1);
+        drop(second);
+        assert_eq!(in_flight.count(), 0);
+    }
+
+    #[test]
+    fn a_job_sent_during_the_window_is_caught() {
+        let mut waiter = spinning(1_000_000).waiter();
+        let (send, jobs) = crossbeam_channel::bounded(1);
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            send.send(7).unwrap();
+        });
+        assert_eq!(waiter.next_job(&jobs), Some(7));
+        sender.join().unwrap();
+        assert_eq!(
+            (waiter.skip, waiter.backoff),
+            (0, 0),
+            "a caught job keeps spinning on"
+        );
+    }
+
+    #[test]
+    fn a_timed_out_window_backs_off_exponentially_then_resets() {
+        let mut waiter = spinning(50).waiter();
+        let (send, jobs) = crossbeam_channel::bounded(4);
+        // Each job is already queued when the waiter looks for it, but the
+        // window before it timed out: no spinning for 1, then 2 jobs.
+        waiter.record(Window::TimedOut);
+        assert_eq!(waiter.skip, 1);
+        send.send(1).unwrap();
+        assert_eq!(waiter.next_job(&jobs), Some(1));
+        assert!(waiter.should_spin(), "back-off of one job is over");
+        waiter.record(Window::TimedOut);
+        assert_eq!((waiter.skip, waiter.backoff), (2, 2));
+        for _ in 0..20 {
+            waiter.record(Window::TimedOut);
+        }
+        assert_eq!(waiter.backoff, MAX_BACKOFF_JOBS);
+        waiter.record(Window::Caught);
+        assert_eq!(waiter.backoff, 0);
+    }
+
+    #[test]
+    fn an_empty_window_times_out_and_then_parks() {
+        let mut waiter = spinning(200).waiter();
+        let (send, jobs) = crossbeam_channel::bounded(1);
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            send.send(9).unwrap();
+        });
+        assert_eq!(
+            waiter.next_job(&jobs),
+            Some(9),
+            "the parked wait still gets the job"
+        );
+        sender.join().unwrap();
+        assert_eq!(waiter.backoff, 1, "the window timed out");
+    }
+
+    #[test]
+    fn no_spinning_under_load_or_when_disabled() {
+        let policy = spinning(1_000);
+        let mut waiter = policy.waiter();
+        let _a = policy.in_flight.enter();
+        assert!(
+            waiter.should_spin(),
+            "one request in flight: the one just answered"
+        );
+        let _b = policy.in_flight.enter();
+        assert!(!waiter.should_spin(), "two in flight: the CPU has other work");
+        assert!(!IdleWait::default().waiter().should_spin());
+    }
+
+    #[test]
+    fn a_closed_queue_ends_the_wait() {
+        let mut waiter = spinning(1_000_000).waiter();
+        let (send, jobs) = crossbeam_channel::bounded::<u8>(1);
+        drop(send);
+        assert_eq!(waiter.next_job(&jobs), None);
+    }
+}
