@@ -647,6 +647,13 @@ def run(work: Path, niceness: str) -> int:
              "--metrics-addr", "127.0.0.1:0"],
             work, ready="initial repository load done",
         ).start(),  # fmt: skip
+        # The same with idle session threads that always sleep: what the polling saves.
+        "switchyard-nospin": Server(
+            "switchyard-nospin",
+            [str(BIN), "serve", "--model-repo", str(repo), "--grpc-addr", "127.0.0.1:0",
+             "--metrics-addr", "127.0.0.1:0", "--idle-spin-us", "0"],
+            work, ready="initial repository load done",
+        ).start(),  # fmt: skip
         "python": Server(
             "python",
             [sys.executable, str(PYTHON_SERVER), "--model", f"mlp_small={small}", "--model", f"mlp_compute={compute}"],
@@ -660,11 +667,13 @@ def run(work: Path, niceness: str) -> int:
     for c in SMALL_CONCURRENCY:
         names = ("echo", "switchyard", "python")
         if c in (1, 8):
-            names = ("echo", "echo-handoff", "inline-prototype", "switchyard", "python")
+            names = ("echo", "echo-handoff", "inline-prototype", "switchyard-nospin", "switchyard", "python")
         for name in names:
             note = "batching off" if (name == "switchyard" and c == 64) else ""
             if name == "inline-prototype":
                 note = "prototype: ORT run on the I/O thread"
+            if name == "switchyard-nospin":
+                note = "--idle-spin-us 0"
             plan.append((f"small/{name}/c{c}", name, "mlp_small", 1, 64, c, note))
         if c == 64:
             plan.append((f"small/switchyard-batched/c{c}", "switchyard", "mlp_small_batched", 1, 64, c,
@@ -819,6 +828,7 @@ def plot(points: dict[str, Point]) -> None:
     styles = {"echo": ("tab:gray", "s", "-", "bare tonic echo (no model)"),
               "switchyard": ("tab:blue", "o", "-", "Switchyard"),
               "python": ("tab:orange", "^", "-", "Python grpcio + onnxruntime"),
+              "switchyard-nospin": ("tab:cyan", "v", ":", "Switchyard --idle-spin-us 0"),
               "inline-prototype": ("tab:purple", "d", ":", "prototype: ORT inline on the I/O thread")}  # fmt: skip
     for name, (color, marker, linestyle, label) in styles.items():
         xs, tps, p50s = [], [], []
@@ -965,7 +975,9 @@ def render(
         "  echo → echo-handoff is the cost of the thread hop and echo-handoff → switchyard that of the model and gateway.",
         "  **inline-prototype** is the same binary with `--inline-model`: a prototype that runs the small MLP with",
         "  ONNX Runtime on the tokio worker that decoded the request (one session per worker, from a mutex pool),",
-        "  i.e. Switchyard's work without the hop — what the fix recommended below would buy.",
+        "  i.e. Switchyard's work without the hop (not adopted: it blocks the async runtime).",
+        "  **switchyard-nospin** is Switchyard with `--idle-spin-us 0`: idle session threads always sleep, as",
+        "  before the polling of `src/model/idle_wait.rs` (default 300 µs while ≤ 1 request is in flight).",
         "- **python** (`benchmarks/python_server.py`): grpcio `ThreadPoolExecutor(max_workers=8)` + one",
         "  `onnxruntime.InferenceSession` per model with default options, raw contents via `numpy.frombuffer`.",
         "- **in-process** (`examples/ort_inprocess.rs`): the same ONNX Runtime library and session options as",

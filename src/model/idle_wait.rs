@@ -7,9 +7,13 @@
 //! calling one request after another, where the CPU would idle anyway — the
 //! thread first polls the queue for a short window, yielding the CPU between
 //! polls. Under load it parks at once: there spinning would only take CPU
-//! from the I/O threads. Windows that end with no request (a slow or remote
-//! client) switch spinning off for exponentially more jobs, so a pattern the
-//! spin cannot catch costs almost nothing.
+//! from the I/O threads. Load shows in two ways: more than one request in
+//! flight server-wide, or requests already queued when this thread looked
+//! for work (with a fast model at a few concurrent clients, requests spend
+//! most of their time in the I/O threads, so the first alone misses it).
+//! Windows that end with no request (a slow or remote client) switch
+//! spinning off for exponentially more jobs, so a pattern the spin cannot
+//! catch costs almost nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +66,7 @@ impl IdleWait {
             policy: self.clone(),
             skip: 0,
             backoff: 0,
+            recent_backlog: 0,
         }
     }
 }
@@ -81,11 +86,22 @@ pub struct Waiter {
     skip: u32,
     /// Current back-off length in jobs.
     backoff: u32,
+    /// One bit per recent wait, newest lowest: set when a job was already
+    /// queued. Any set bit means load: no spinning.
+    recent_backlog: u16,
 }
 
 impl Waiter {
     /// The next job, or `None` once every sender is gone.
     pub fn next_job<T>(&mut self, jobs: &Receiver<T>) -> Option<T> {
+        match jobs.try_recv() {
+            Ok(job) => {
+                self.note_backlog(true);
+                return Some(job);
+            }
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => self.note_backlog(false),
+        }
         if self.should_spin() {
             let deadline = Instant::now() + self.policy.spin;
             loop {
@@ -106,10 +122,15 @@ impl Waiter {
         jobs.recv().ok()
     }
 
-    /// Spin only with spinning enabled, not backing off, and the server
-    /// otherwise idle (the request just answered may still be counted).
+    fn note_backlog(&mut self, queued: bool) {
+        self.recent_backlog = (self.recent_backlog << 1) | u16::from(queued);
+    }
+
+    /// Spin only with spinning enabled, not backing off, no recent backlog,
+    /// and the server otherwise idle (the request just answered may still be
+    /// counted).
     fn should_spin(&mut self) -> bool {
-        if self.policy.spin.is_zero() {
+        if self.policy.spin.is_zero() || self.recent_backlog != 0 {
             return false;
         }
         if self.skip > 0 {
@@ -173,13 +194,9 @@ mod tests {
     #[test]
     fn a_timed_out_window_backs_off_exponentially_then_resets() {
         let mut waiter = spinning(50).waiter();
-        let (send, jobs) = crossbeam_channel::bounded(4);
-        // Each job is already queued when the waiter looks for it, but the
-        // window before it timed out: no spinning for 1, then 2 jobs.
         waiter.record(Window::TimedOut);
         assert_eq!(waiter.skip, 1);
-        send.send(1).unwrap();
-        assert_eq!(waiter.next_job(&jobs), Some(1));
+        assert!(!waiter.should_spin(), "backing off for one job");
         assert!(waiter.should_spin(), "back-off of one job is over");
         waiter.record(Window::TimedOut);
         assert_eq!((waiter.skip, waiter.backoff), (2, 2));
@@ -220,6 +237,20 @@ mod tests {
         let _b = policy.in_flight.enter();
         assert!(!waiter.should_spin(), "two in flight: the CPU has other work");
         assert!(!IdleWait::default().waiter().should_spin());
+    }
+
+    #[test]
+    fn queued_work_switches_spinning_off_for_sixteen_waits() {
+        let mut waiter = spinning(1_000).waiter();
+        let (send, jobs) = crossbeam_channel::bounded(1);
+        send.send(1).unwrap();
+        assert_eq!(waiter.next_job(&jobs), Some(1), "taken without waiting");
+        for _ in 0..15 {
+            waiter.note_backlog(false);
+            assert!(!waiter.should_spin(), "a job was queued within the last 16 waits");
+        }
+        waiter.note_backlog(false);
+        assert!(waiter.should_spin(), "16 waits without backlog");
     }
 
     #[test]
