@@ -2,7 +2,7 @@
 # Hot-reload soak benchmark, from a fresh clone: installs ONNX Runtime and a
 # Python venv with what generates the models, writes two ~40 MB models that
 # differ only in their weights, builds the release binary and runs
-# benches/reload_soak.rs: 100 swaps under steady load. Prints the results
+# benches/reload_soak/: 100 swaps under steady load. Prints the results
 # table and writes it to docs/SOAK.md.
 #
 #   scripts/soak-reload.sh
