@@ -99,10 +99,10 @@ pub async fn serve(
         },
     );
     let settings = ReloadSettings {
-        watch: WatchTargets {
+        watch: Some(WatchTargets {
             repository: config.model_repo.clone(),
             routes_file: config.routes_file.clone(),
-        },
+        }),
         poll_interval: config.poll_interval,
     };
     let health = readiness.clone();

@@ -20,7 +20,9 @@ const INITIAL_SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// How the loop is driven.
 pub struct ReloadSettings {
-    pub watch: WatchTargets,
+    /// Paths whose file events trigger a reload; `None` = rescans only
+    /// (`serve` always watches; tests check the rescan path on its own).
+    pub watch: Option<WatchTargets>,
     /// Periodic rescan on top of file events (`--poll-interval`).
     pub poll_interval: Option<Duration>,
 }
@@ -39,7 +41,11 @@ pub async fn run_reloads<F, Fut>(
 {
     tokio::pin!(stopped);
     let (changes_tx, mut changes) = mpsc::channel(1);
-    let watcher = tokio::spawn(watch(settings.watch, changes_tx));
+    // Without a watcher the sender is dropped, and the event branch below
+    // never fires.
+    let watcher = settings
+        .watch
+        .map(|targets| tokio::spawn(watch(targets, changes_tx)));
 
     // Readiness waits until files present at start-up have settled (a copy in
     // progress is not served half-written), but not forever.
@@ -81,7 +87,9 @@ pub async fn run_reloads<F, Fut>(
             Some(()) = changes.recv() => debounce(&mut changes).await,
         }
     }
-    watcher.abort();
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
 }
 
 /// Waits until no change has arrived for [`DEBOUNCE`] (at most [`MAX_DEBOUNCE`]).
