@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -15,18 +16,9 @@ fn switchyard() -> Command {
 #[test]
 fn missing_onnx_runtime_is_one_line_and_exit_2() {
     let repo = TestRepo::with_models(&["add_fp32"]);
-    let explicit = switchyard()
-        .args([
-            "serve",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--ort-lib",
-        ])
+    let explicit = serve_command(Path::new(env!("CARGO_BIN_EXE_switchyard")), repo.path())
+        .arg("--ort-lib")
         .arg(repo.path().join("libonnxruntime.so"))
-        .arg("--model-repo")
-        .arg(repo.path())
         .output()
         .unwrap();
     let env = switchyard()

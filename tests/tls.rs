@@ -148,24 +148,18 @@ async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
 #[test]
 fn unreadable_tls_files_fail_start_up_clearly() {
     let repo = TestRepo::with_models(&["add_fp32"]);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "serve",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--tls-cert",
-            "/nonexistent/cert.pem",
-            "--tls-key",
-            "/nonexistent/key.pem",
-            "--model-repo",
-        ])
-        .arg(repo.path())
-        .output()
-        .unwrap();
+    let output = serve_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_switchyard")),
+        repo.path(),
+    )
+    .args([
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ])
+    .output()
+    .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot read /nonexistent/cert.pem"), "{stderr}");

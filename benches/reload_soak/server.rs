@@ -2,6 +2,11 @@
 
 use super::*;
 
+#[path = "../../tests/common/serve_command.rs"]
+mod serve_command;
+
+use serve_command::serve_command;
+
 /// A running `switchyard serve` on ephemeral loopback ports.
 pub(crate) struct Server {
     pub(crate) child: Child,
@@ -16,20 +21,7 @@ pub(crate) type Listening = (SocketAddr, String);
 
 impl Server {
     pub(crate) fn start(binary: &Path, repo: &Path) -> Result<Self> {
-        let mut child = Command::new(binary)
-            .args([
-                "serve",
-                "--grpc-addr",
-                "127.0.0.1:0",
-                "--metrics-addr",
-                "127.0.0.1:0",
-            ])
-            .arg("--model-repo")
-            .arg(repo)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+        let mut child = serve_command(binary, repo)
             .spawn()
             .with_context(|| format!("start {}", binary.display()))?;
         let stderr = child.stderr.take().context("stderr not piped")?;

@@ -4,10 +4,14 @@
 
 #![allow(dead_code)]
 
+mod serve_command;
+
+pub use serve_command::serve_command;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -97,21 +101,8 @@ impl TestServer {
     /// Starts the binary on `repo` with extra arguments; returns once it
     /// listens (not necessarily ready: see [`TestServer::wait_ready`]).
     pub fn start(repo: &Path, extra_args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args([
-                "serve",
-                "--grpc-addr",
-                "127.0.0.1:0",
-                "--metrics-addr",
-                "127.0.0.1:0",
-            ])
-            .arg("--model-repo")
-            .arg(repo)
+        let mut child = serve_command(Path::new(env!("CARGO_BIN_EXE_switchyard")), repo)
             .args(extra_args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("start switchyard");
         let stderr = child.stderr.take().expect("stderr piped");
