@@ -76,6 +76,11 @@ dynamic_batching:
   max_queue_delay_us: 500
   preferred_batch_size: [32]
 """
+# Batching that never waits: a run takes whatever is already queued.
+OPPORTUNISTIC_CONFIG = SMALL_CONFIG + """\
+dynamic_batching:
+  max_queue_delay_us: 0
+"""
 COMPUTE_CONFIG = f"""\
 instances: {COMPUTE_INSTANCES}
 intra_op_threads: {COMPUTE_INTRA}
@@ -628,6 +633,7 @@ def run(work: Path, niceness: str) -> int:
     for name, path, config in [
         ("mlp_small", small, SMALL_CONFIG),
         ("mlp_small_batched", small, BATCHED_CONFIG),
+        ("mlp_small_opportunistic", small, OPPORTUNISTIC_CONFIG),
         ("mlp_compute", compute, COMPUTE_CONFIG),
         ("mlp_compute_batched", compute, COMPUTE_BATCHED_CONFIG),
     ]:
@@ -675,6 +681,9 @@ def run(work: Path, niceness: str) -> int:
             if name == "switchyard-nospin":
                 note = "--idle-spin-us 0"
             plan.append((f"small/{name}/c{c}", name, "mlp_small", 1, 64, c, note))
+        if c in (8, 32):
+            plan.append((f"small/switchyard-opportunistic/c{c}", "switchyard", "mlp_small_opportunistic", 1, 64, c,
+                         "batching, max_queue_delay_us 0"))  # fmt: skip
         if c == 64:
             plan.append((f"small/switchyard-batched/c{c}", "switchyard", "mlp_small_batched", 1, 64, c,
                          "batching on"))  # fmt: skip
@@ -829,6 +838,7 @@ def plot(points: dict[str, Point]) -> None:
               "switchyard": ("tab:blue", "o", "-", "Switchyard"),
               "python": ("tab:orange", "^", "-", "Python grpcio + onnxruntime"),
               "switchyard-nospin": ("tab:cyan", "v", ":", "Switchyard --idle-spin-us 0"),
+              "switchyard-opportunistic": ("tab:green", "P", "--", "Switchyard, batching with no wait"),
               "inline-prototype": ("tab:purple", "d", ":", "prototype: ORT inline on the I/O thread")}  # fmt: skip
     for name, (color, marker, linestyle, label) in styles.items():
         xs, tps, p50s = [], [], []
@@ -964,7 +974,8 @@ def render(
         "- **Switchyard** (`target/release/switchyard serve`), one process serving four models:",
         f"  `mlp_small` (`instances: {SMALL_INSTANCES}`, `intra_op_threads: 1`, `max_batch_size: 64`, no batching),",
         "  `mlp_small_batched` (the same file and settings plus `dynamic_batching: {max_queue_delay_us: 500,",
-        "  preferred_batch_size: [32]}`) and",
+        "  preferred_batch_size: [32]}`), `mlp_small_opportunistic` (the same with `dynamic_batching:",
+        "  {max_queue_delay_us: 0}`: a run takes whatever is queued, never waits) and",
         f"  `mlp_compute` (`instances: {COMPUTE_INSTANCES}`, `intra_op_threads: {COMPUTE_INTRA}`, `max_batch_size: 64`)",
         "  and `mlp_compute_batched` (the same plus the same `dynamic_batching`).",
         "  Tokio runs one I/O worker per core.",
