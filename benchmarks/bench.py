@@ -382,6 +382,9 @@ def profile(server: Server, model: str, batch: int, width: int, concurrency: int
         m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[[.k]\]\s+(.*)$", line)
         if m:
             rows.append((float(m.group(1)), m.group(2), m.group(3).strip()))
+    if not rows:
+        log(f"perf report found no samples for {server.name} {model} c={concurrency}: "
+            f"{report.stderr.strip()[-300:] or 'no error given'}")  # fmt: skip
     buckets: dict[str, float] = {label: 0.0 for label, _, _ in BUCKETS}
     buckets["other"] = 0.0
     for share, dso, sym in rows:
@@ -1048,6 +1051,9 @@ def render(
                 label = "total instructions" if row == "total" else label
                 lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
+    # A profile whose `perf report` came back empty has nothing to show; say so.
+    empty = [p for p in profiles if not p["top"]]
+    profiles = [p for p in profiles if p["top"]]
     if profiles:
         lines += [
             "## Profile of this run (perf, cpu-clock)",
@@ -1081,6 +1087,8 @@ def render(
             ]
             for share, dso, sym in p["top"][:6]:
                 lines.append(f"| {share:.1f} | {dso} | `{sym.replace('|', '/')}` |")
+        for p in empty:
+            lines += ["", f"No perf samples were recorded for {p['server']} {p['model']} c={p['concurrency']} in this run."]
         lines.append("")
     if FINDINGS.exists():
         lines += [FINDINGS.read_text().rstrip(), ""]
