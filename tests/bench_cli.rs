@@ -21,6 +21,24 @@ fn bench(url: &str, args: &[&str]) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
+/// The two inputs of `add_fp32`, one row of four each.
+const BOTH_INPUTS: [&str; 4] = ["--input", "a:FP32:1,4", "--input", "b:FP32:1,4"];
+
+/// Starts a server with `add_fp32` and runs `switchyard bench --json` with
+/// `args` against it, off the async runtime.
+async fn bench_against_add_fp32(args: &[&str]) -> Value {
+    let repo = TestRepo::with_models(&["add_fp32"]);
+    let server = TestServer::start_ready(repo.path(), &[]).await;
+    let url = server.grpc_url();
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        bench(&url, &args)
+    })
+    .await
+    .unwrap()
+}
+
 fn count(report: &Value, field: &str) -> u64 {
     report[field]
         .as_u64()
@@ -29,18 +47,9 @@ fn count(report: &Value, field: &str) -> u64 {
 
 #[tokio::test]
 async fn closed_loop_reports_latency_and_versions() {
-    let repo = TestRepo::with_models(&["add_fp32"]);
-    let server = TestServer::start_ready(repo.path(), &[]).await;
-    let url = server.grpc_url();
-    let report = tokio::task::spawn_blocking(move || {
-        let inputs = ["--input", "a:FP32:1,4", "--input", "b:FP32:1,4"];
-        bench(
-            &url,
-            &[&inputs[..], &["--concurrency", "2", "--duration", "1"]].concat(),
-        )
-    })
-    .await
-    .unwrap();
+    let report =
+        bench_against_add_fp32(&[&BOTH_INPUTS[..], &["--concurrency", "2", "--duration", "1"]].concat())
+            .await;
     assert!(count(&report, "ok") > 0, "{report}");
     assert_eq!(report["errors"], serde_json::json!({}), "{report}");
     assert_eq!(count(&report, "ok"), count(&report, "requests_sent"), "{report}");
@@ -61,18 +70,8 @@ async fn closed_loop_reports_latency_and_versions() {
 
 #[tokio::test]
 async fn open_loop_sends_at_the_rate() {
-    let repo = TestRepo::with_models(&["add_fp32"]);
-    let server = TestServer::start_ready(repo.path(), &[]).await;
-    let url = server.grpc_url();
-    let report = tokio::task::spawn_blocking(move || {
-        let inputs = ["--input", "a:FP32:1,4", "--input", "b:FP32:1,4"];
-        bench(
-            &url,
-            &[&inputs[..], &["--rate", "200", "--duration", "1"]].concat(),
-        )
-    })
-    .await
-    .unwrap();
+    let report =
+        bench_against_add_fp32(&[&BOTH_INPUTS[..], &["--rate", "200", "--duration", "1"]].concat()).await;
     let sent = count(&report, "requests_sent");
     assert!((140..=260).contains(&sent), "expected about 200 sends: {report}");
     assert_eq!(count(&report, "ok"), sent, "{report}");
@@ -81,15 +80,15 @@ async fn open_loop_sends_at_the_rate() {
 
 #[tokio::test]
 async fn bad_input_counts_invalid_argument() {
-    let repo = TestRepo::with_models(&["add_fp32"]);
-    let server = TestServer::start_ready(repo.path(), &[]).await;
-    let url = server.grpc_url();
-    let report = tokio::task::spawn_blocking(move || {
-        let inputs = ["--input", "nope:FP32:1,4", "--input", "b:FP32:1,4"];
-        bench(&url, &[&inputs[..], &["--duration", "0.5"]].concat())
-    })
-    .await
-    .unwrap();
+    let report = bench_against_add_fp32(&[
+        "--input",
+        "nope:FP32:1,4",
+        "--input",
+        "b:FP32:1,4",
+        "--duration",
+        "0.5",
+    ])
+    .await;
     assert_eq!(count(&report, "ok"), 0, "{report}");
     assert!(
         report["errors"]["INVALID_ARGUMENT"].as_u64().unwrap_or(0) > 0,
@@ -100,13 +99,7 @@ async fn bad_input_counts_invalid_argument() {
 
 #[tokio::test]
 async fn inputs_come_from_metadata_when_not_given() {
-    let repo = TestRepo::with_models(&["add_fp32"]);
-    let server = TestServer::start_ready(repo.path(), &[]).await;
-    let url = server.grpc_url();
-    let report =
-        tokio::task::spawn_blocking(move || bench(&url, &["--duration", "0.3", "--batch-size", "3"]))
-            .await
-            .unwrap();
+    let report = bench_against_add_fp32(&["--duration", "0.3", "--batch-size", "3"]).await;
     assert!(count(&report, "ok") > 0, "{report}");
     assert_eq!(report["errors"], serde_json::json!({}), "{report}");
 }
