@@ -238,16 +238,7 @@ mod tests {
     use super::*;
 
     fn fp32(shape: &[i64], values: &[f32]) -> OutputTensor {
-        OutputTensor {
-            name: "y".into(),
-            datatype: DataType::Fp32,
-            shape: shape.to_vec(),
-            data: values
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<u8>>()
-                .into(),
-        }
+        OutputTensor::fp32("y", shape, values)
     }
 
     #[test]

@@ -45,6 +45,23 @@ pub struct OutputTensor {
     pub data: Bytes,
 }
 
+#[cfg(test)]
+impl OutputTensor {
+    /// An FP32 output holding `values` (for unit tests).
+    pub fn fp32(name: &str, shape: &[i64], values: &[f32]) -> Self {
+        Self {
+            name: name.into(),
+            datatype: DataType::Fp32,
+            shape: shape.to_vec(),
+            data: values
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>()
+                .into(),
+        }
+    }
+}
+
 /// Number of elements of a concrete shape, rejecting negative dimensions and
 /// overflow so that no allocation is ever sized from an unchecked product.
 pub fn element_count(shape: &[i64]) -> Option<usize> {

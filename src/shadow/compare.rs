@@ -147,16 +147,7 @@ mod tests {
     use super::*;
 
     fn fp32(name: &str, shape: &[i64], values: &[f32]) -> OutputTensor {
-        OutputTensor {
-            name: name.into(),
-            datatype: DataType::Fp32,
-            shape: shape.to_vec(),
-            data: values
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<u8>>()
-                .into(),
-        }
+        OutputTensor::fp32(name, shape, values)
     }
 
     #[test]
