@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 # The weights and the numpy reference are the fixtures' own (scripts/make_models.py).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from make_models import mlp_layers, mlp_reference  # noqa: E402
+from make_models import mlp_layers, mlp_nodes, mlp_reference  # noqa: E402
 
 OPSET = 17
 IR_VERSION = 9
@@ -39,14 +39,7 @@ MODELS = {
 
 def mlp(name: str, sizes: list[int], seed: int) -> tuple[onnx.ModelProto, list]:
     weights = mlp_layers(sizes, seed)
-    nodes, inits, prev = [], [], "x"
-    for i, (w, b) in enumerate(weights, start=1):
-        out = "y" if i == len(weights) else f"z{i}"
-        nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"b{i}"], [out]))
-        inits += [numpy_helper.from_array(w, f"W{i}"), numpy_helper.from_array(b, f"b{i}")]
-        if i < len(weights):
-            nodes.append(helper.make_node("Relu", [out], [f"h{i}"]))
-            prev = f"h{i}"
+    nodes, inits = mlp_nodes(weights)
     widths = "-".join(map(str, sizes))
     graph = helper.make_graph(
         nodes,

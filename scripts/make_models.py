@@ -697,14 +697,7 @@ def fixture_mlp_small() -> tuple[onnx.ModelProto, CheckFn]:
     sizes = [64, 256, 256, 10]
     weights = mlp_layers(sizes, seed=0)
 
-    nodes, inits, prev = [], [], "x"
-    for i, (w, b) in enumerate(weights, start=1):
-        out = "y" if i == len(weights) else f"z{i}"
-        nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"b{i}"], [out]))
-        inits += [const(f"W{i}", w), const(f"b{i}", b)]
-        if i < len(weights):
-            nodes.append(helper.make_node("Relu", [out], [f"h{i}"]))
-            prev = f"h{i}"
+    nodes, inits = mlp_nodes(weights)
 
     model = finish(
         "mlp_small",
@@ -820,6 +813,20 @@ def mlp_layers(sizes: list[int], seed: int) -> list[tuple[np.ndarray, np.ndarray
     return layers
 
 
+def mlp_nodes(layers: list[tuple[np.ndarray, np.ndarray]]) -> tuple[list, list]:
+    """The graph of a ReLU MLP from input ``x`` to output ``y``: a Gemm per layer
+    with a Relu between layers, and the weights as initializers."""
+    nodes, inits, prev = [], [], "x"
+    for i, (w, b) in enumerate(layers, start=1):
+        out = "y" if i == len(layers) else f"z{i}"
+        nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"b{i}"], [out]))
+        inits += [const(f"W{i}", w), const(f"b{i}", b)]
+        if i < len(layers):
+            nodes.append(helper.make_node("Relu", [out], [f"h{i}"]))
+            prev = f"h{i}"
+    return nodes, inits
+
+
 def mlp_reference(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
     h = x
     for i, (w, b) in enumerate(layers):
@@ -832,14 +839,7 @@ def mlp_reference(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) ->
 def big_mlp(hidden: int, seed: int) -> tuple[onnx.ModelProto, CheckFn]:
     """256-hidden-hidden-10 ReLU MLP with random weights: big on disk, quick to run."""
     layers = mlp_layers([BIG_INPUT, hidden, hidden, BIG_OUTPUT], seed)
-    nodes, inits, prev = [], [], "x"
-    for i, (w, b) in enumerate(layers, start=1):
-        out = "y" if i == len(layers) else f"z{i}"
-        nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"b{i}"], [out]))
-        inits += [const(f"W{i}", w), const(f"b{i}", b)]
-        if i < len(layers):
-            nodes.append(helper.make_node("Relu", [out], [f"h{i}"]))
-            prev = f"h{i}"
+    nodes, inits = mlp_nodes(layers)
 
     # full_check would re-serialise the whole model for shape inference: slow and
     # pointless for a plain MLP, so the cheap structural check is enough here.
