@@ -12,15 +12,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 duration="${DURATION:-5}"
 rounds="${ROUNDS:-3}"
 
-scripts/install-ort.sh >/dev/null
-cargo build --release --quiet --bin switchyard
-bin="$PWD/target/release/switchyard"
+source scripts/lib-serve.sh
+build_release
 
 repo="$(mktemp -d)"
 log="$(mktemp)"
 results="$(mktemp)"
 cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  stop_server
   rm -rf "$repo" "$log" "$results"
 }
 trap cleanup EXIT
@@ -37,25 +36,19 @@ routes:
     shadow: {model: m, version: 2, fraction: 1.0}
 YAML
 
-"$bin" serve --model-repo "$repo" --grpc-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 2>"$log" &
-server=$!
-for _ in $(seq 100); do
-  grep -q '"initial repository load done"' "$log" && break
-  sleep 0.1
-done
-port="$(grep -m1 '"listening"' "$log" | sed 's/.*"grpc_addr":"127.0.0.1:\([0-9]*\)".*/\1/')"
+start_server "$repo" "$log"
 
 for round in $(seq "$rounds"); do
   for concurrency in 1 8; do
     for route in plain mirrored; do
-      "$bin" bench --url "http://127.0.0.1:$port" -m "$route" --input x:FP32:1,64 \
+      "$bin" bench --url "$grpc_url" -m "$route" --input x:FP32:1,64 \
         --concurrency "$concurrency" --duration "$duration" --warmup 1 --json |
         python3 -c 'import json,sys; r=json.load(sys.stdin); print(sys.argv[1], sys.argv[2], r["throughput_rps"], r["latency_us"]["p50"], r["latency_us"]["p99"], sum(r["errors"].values()))' \
           "$route" "$concurrency" >> "$results"
     done
   done
 done
-metrics="$(python3 - "$(grep -m1 '"listening"' "$log" | sed 's/.*"metrics_addr":"\([^"]*\)".*/\1/')" <<'PY'
+metrics="$(python3 - "$metrics_addr" <<'PY'
 import sys, urllib.request
 text = urllib.request.urlopen(f"http://{sys.argv[1]}/metrics").read().decode()
 print(" ".join(l for l in text.splitlines() if l.startswith("switchyard_shadow_requests_total")))

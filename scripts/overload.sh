@@ -12,14 +12,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 duration="${DURATION:-60}"
 rows="${ROWS:-512}"
 
-scripts/install-ort.sh >/dev/null
-cargo build --release --quiet --bin switchyard
-bin="$PWD/target/release/switchyard"
+source scripts/lib-serve.sh
+build_release
 
 repo="$(mktemp -d)"
 log="$(mktemp)"
 cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  stop_server
   rm -rf "$repo" "$log"
 }
 trap cleanup EXIT
@@ -28,20 +27,9 @@ cp tests/fixtures/models/mlp_small/1/model.onnx "$repo/mlp/1/"
 # Default queue (max_queue_size 128) and one session: the bounded path under test.
 printf 'max_batch_size: %s\n' "$rows" > "$repo/mlp/config.yaml"
 
-"$bin" serve --model-repo "$repo" --grpc-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 2>"$log" &
-server=$!
-for _ in $(seq 100); do
-  grep -q '"listening"' "$log" && break
-  sleep 0.1
-done
-port="$(grep -m1 '"listening"' "$log" | sed 's/.*"grpc_addr":"127.0.0.1:\([0-9]*\)".*/\1/')"
-url="http://127.0.0.1:$port"
-for _ in $(seq 100); do
-  grep -q '"initial repository load done"' "$log" && break
-  sleep 0.1
-done
+start_server "$repo" "$log"
 
-bench() { "$bin" bench --url "$url" -m mlp --input "x:FP32:$rows,64" --json "$@"; }
+bench() { "$bin" bench --url "$grpc_url" -m mlp --input "x:FP32:$rows,64" --json "$@"; }
 capacity_json="$(bench --concurrency 8 --duration 5 --warmup 1)"
 capacity="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["throughput_rps"])' "$capacity_json")"
 rate="$(python3 -c "print(int(2 * $capacity))")"
