@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use switchyard::gateway::{Gateway, InferRequest};
+use switchyard::in_flight::InFlight;
 use switchyard::model::{DataType, InputTensor, TensorData};
 use switchyard::repository::{Loader, SnapshotCell};
 use switchyard::shadow::Mirror;
@@ -78,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         }
         let cell = Arc::new(SnapshotCell::default());
         cell.publish(outcome.snapshot);
-        let gateway = Gateway::new(cell, Mirror::start(None), 1024, Default::default());
+        let gateway = Gateway::new(cell, Mirror::start(None), InFlight::new(1024));
         println!("| path | allocations / request | bytes / request |");
         println!("| --- | --- | --- |");
         for (label, model) in [

@@ -12,7 +12,8 @@ use tokio::sync::watch;
 use crate::config::ServeConfig;
 use crate::gateway::Gateway;
 use crate::grpc::{GrpcServer, Readiness, TlsSettings};
-use crate::model::{IdleWait, InFlight};
+use crate::in_flight::InFlight;
+use crate::model::IdleWait;
 use crate::onnx_runtime::OnnxRuntime;
 use crate::repository::{Loader, ReloadSettings, SnapshotCell, WatchTargets, run_reloads};
 use crate::shadow::{Mirror, ShadowLog};
@@ -59,11 +60,10 @@ pub async fn serve(
         ),
         None => None,
     };
-    let in_flight = InFlight::default();
+    let in_flight = InFlight::new(config.max_concurrent_requests);
     let gateway = Arc::new(Gateway::new(
         snapshots.clone(),
         Mirror::start(shadow_log),
-        config.max_concurrent_requests,
         in_flight.clone(),
     ));
     let health_reporter = tonic_health::server::HealthReporter::new();

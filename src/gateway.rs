@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
 use tonic::Code;
 use tonic::metadata::MetadataMap;
 
 use crate::error::{ServeError, code_label};
-use crate::model::{InFlight, InputTensor, ModelVersion, OutputTensor};
+use crate::in_flight::InFlight;
+use crate::model::{InputTensor, ModelVersion, OutputTensor};
 use crate::repository::{Snapshot, SnapshotCell};
 use crate::routing::{Draw, Route, sticky_key};
 use crate::shadow::{Mirror, MirrorJob};
@@ -45,25 +45,15 @@ pub struct Gateway {
     snapshots: Arc<SnapshotCell>,
     mirror: Mirror,
     /// Server-wide bound on requests in flight; beyond it requests are shed.
-    in_flight: Arc<Semaphore>,
-    max_in_flight: usize,
-    /// The same requests, counted for idle session threads (see `IdleWait`).
-    counted: InFlight,
+    in_flight: InFlight,
 }
 
 impl Gateway {
-    pub fn new(
-        snapshots: Arc<SnapshotCell>,
-        mirror: Mirror,
-        max_in_flight: usize,
-        counted: InFlight,
-    ) -> Self {
+    pub fn new(snapshots: Arc<SnapshotCell>, mirror: Mirror, in_flight: InFlight) -> Self {
         Self {
             snapshots,
             mirror,
-            in_flight: Arc::new(Semaphore::new(max_in_flight)),
-            max_in_flight,
-            counted,
+            in_flight,
         }
     }
 
@@ -90,11 +80,10 @@ impl Gateway {
     /// Runs one inference request end to end, recording its metrics.
     pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, ServeError> {
         let mut record = RequestRecord::start(request.deadline);
-        let Ok(_permit) = self.in_flight.try_acquire() else {
+        let Some(_permit) = self.in_flight.try_enter() else {
             record.finish(Code::ResourceExhausted);
-            return Err(ServeError::Overloaded(self.max_in_flight));
+            return Err(ServeError::Overloaded(self.in_flight.limit()));
         };
-        let _counted = self.counted.enter();
         let snapshot = self.snapshots.load();
         // A route name without an explicit version goes through the route;
         // an explicit version always means exactly that model version.

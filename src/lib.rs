@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod grpc;
+pub mod in_flight;
 pub mod model;
 pub mod onnx_runtime;
 pub mod proto;

@@ -15,41 +15,14 @@
 //! spinning off for exponentially more jobs, so a pattern the spin cannot
 //! catch costs almost nothing.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
+use crate::in_flight::InFlight;
+
 /// Jobs a timed-out window switches spinning off for, at most.
 const MAX_BACKOFF_JOBS: u32 = 256;
-
-/// ModelInfer requests in flight server-wide: the gateway counts, idle
-/// session threads read.
-#[derive(Debug, Clone, Default)]
-pub struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    /// Counts a request until the guard is dropped.
-    pub fn enter(&self) -> InFlightGuard {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        InFlightGuard(self.0.clone())
-    }
-
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// One counted request.
-#[derive(Debug)]
-pub struct InFlightGuard(Arc<AtomicUsize>);
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
 
 /// The server's waiting policy, shared by every session thread.
 #[derive(Debug, Clone, Default)]
@@ -163,18 +136,6 @@ mod tests {
     }
 
     #[test]
-    fn in_flight_counts_until_the_guard_drops() {
-        let in_flight = InFlight::default();
-        let first = in_flight.enter();
-        let second = in_flight.enter();
-        assert_eq!(in_flight.count(), 2);
-        drop(first);
-        assert_eq!(in_flight.count(), 1);
-        drop(second);
-        assert_eq!(in_flight.count(), 0);
-    }
-
-    #[test]
     fn a_job_sent_during_the_window_is_caught() {
         let mut waiter = spinning(1_000_000).waiter();
         let (send, jobs) = crossbeam_channel::bounded(1);
@@ -229,12 +190,12 @@ mod tests {
     fn no_spinning_under_load_or_when_disabled() {
         let policy = spinning(1_000);
         let mut waiter = policy.waiter();
-        let _a = policy.in_flight.enter();
+        let _a = policy.in_flight.try_enter();
         assert!(
             waiter.should_spin(),
             "one request in flight: the one just answered"
         );
-        let _b = policy.in_flight.enter();
+        let _b = policy.in_flight.try_enter();
         assert!(!waiter.should_spin(), "two in flight: the CPU has other work");
         assert!(!IdleWait::default().waiter().should_spin());
     }

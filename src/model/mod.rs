@@ -12,7 +12,7 @@ mod version_metrics;
 
 pub use datatype::DataType;
 pub use executor::RunOutput;
-pub use idle_wait::{IdleWait, InFlight, InFlightGuard};
+pub use idle_wait::IdleWait;
 pub use tensor::{
     InputTensor, OutputTensor, TensorData, TensorSpec, element_count, encode_bytes_elements, shape_text,
     split_bytes_elements,
