@@ -8,7 +8,7 @@
 
 Both have output ``y`` float32 [batch, 10], a dynamic batch dimension, opset 17,
 IR version 9, He-initialised weights from a fixed seed: re-running writes
-byte-identical files. Built with the onnx.helper API like scripts/make_models.py.
+byte-identical files. Built with scripts/make_models.py's graph helpers.
 ``--check`` runs each through onnxruntime against a numpy reference.
 """
 
@@ -20,14 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto
 
 # The weights and the numpy reference are the fixtures' own (scripts/make_models.py).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from make_models import mlp_layers, mlp_nodes, mlp_reference  # noqa: E402
+from make_models import finish, mlp_layers, mlp_nodes, mlp_reference, tensor  # noqa: E402
 
-OPSET = 17
-IR_VERSION = 9
 PRODUCER = "switchyard/benchmarks/make_bench_models.py"
 
 MODELS = {
@@ -41,22 +39,16 @@ def mlp(name: str, sizes: list[int], seed: int) -> tuple[onnx.ModelProto, list]:
     weights = mlp_layers(sizes, seed)
     nodes, inits = mlp_nodes(weights)
     widths = "-".join(map(str, sizes))
-    graph = helper.make_graph(
-        nodes,
+    model = finish(
         name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", sizes[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", sizes[-1]])],
-        initializer=inits,
+        nodes,
+        [tensor("x", TensorProto.FLOAT, ["batch", sizes[0]])],
+        [tensor("y", TensorProto.FLOAT, ["batch", sizes[-1]])],
+        inits,
+        doc=f"{widths} ReLU MLP with random weights (seed {seed}), for benchmarks.",
+        producer=PRODUCER,
+        full_check=False,
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        ir_version=IR_VERSION,
-        producer_name=PRODUCER,
-        producer_version="1",
-        doc_string=f"{widths} ReLU MLP with random weights (seed {seed}), for benchmarks.",
-    )
-    onnx.checker.check_model(model)
     return model, weights
 
 

@@ -24,11 +24,11 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::value::TensorRef;
 
 use tokio::net::TcpListener;
@@ -74,17 +74,8 @@ impl SessionPool {
         let runtime = switchyard::onnx_runtime::init(None)?;
         let mut sessions = Vec::with_capacity(count);
         for _ in 0..count {
-            // As Switchyard builds them (src/model/version.rs), intra_op_threads 1.
-            let session = Session::builder(&runtime.environment)
-                .map_err(|e| e.to_string())?
-                .with_optimization_level(GraphOptimizationLevel::Level3)
-                .map_err(|e| e.to_string())?
-                .with_intra_threads(1)
-                .map_err(|e| e.to_string())?
-                .with_inter_threads(1)
-                .map_err(|e| e.to_string())?
-                .commit_from_file(path)
-                .map_err(|e| e.to_string())?;
+            // As Switchyard builds them, intra_op_threads 1.
+            let session = switchyard::model::build_session(&runtime, Path::new(path), 1)?;
             sessions.push(Mutex::new(session));
         }
         Ok(Self {

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use hdrhistogram::Histogram;
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorRef, ValueType};
 
 /// Runs a model in-process from N threads and reports runs/s, rows/s and latency.
@@ -46,21 +45,6 @@ struct Args {
 struct Measured {
     runs: u64,
     latency: Histogram<u64>,
-}
-
-/// A session built exactly as Switchyard builds one (src/model/version.rs).
-fn build(runtime: &switchyard::onnx_runtime::OnnxRuntime, args: &Args) -> Result<Session, String> {
-    let text = |e: ort::Error<_>| e.to_string();
-    Session::builder(&runtime.environment)
-        .map_err(|e| e.to_string())?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(text)?
-        .with_intra_threads(args.intra_op_threads)
-        .map_err(text)?
-        .with_inter_threads(1)
-        .map_err(text)?
-        .commit_from_file(&args.model)
-        .map_err(|e| e.to_string())
 }
 
 /// The input's name and its shape for `batch` rows (dynamic dimensions after
@@ -146,7 +130,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = switchyard::onnx_runtime::init(None)?;
     let mut sessions = Vec::with_capacity(args.threads);
     for _ in 0..args.threads {
-        sessions.push(build(&runtime, &args)?);
+        // Built exactly as Switchyard builds its sessions.
+        sessions.push(switchyard::model::build_session(
+            &runtime,
+            &args.model,
+            args.intra_op_threads,
+        )?);
     }
     let (name, shape) = input_signature(&sessions[0], args.batch)?;
     let elements: usize = shape.iter().map(|&d| d as usize).product();

@@ -107,8 +107,12 @@ def finish(
     initializers: list | None = None,
     doc: str = "",
     metadata: dict[str, str] | None = None,
+    *,
+    producer: str = PRODUCER,
+    full_check: bool = True,
 ) -> onnx.ModelProto:
-    """Wrap nodes into a checked opset-17 / IR-9 model."""
+    """Wrap nodes into a checked opset-17 / IR-9 model. ``full_check=False`` skips
+    shape inference, which re-serialises the whole model: slow for big weights."""
     graph = helper.make_graph(
         nodes, name, inputs, outputs, initializer=initializers or [], doc_string=doc
     )
@@ -116,13 +120,13 @@ def finish(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
         ir_version=IR_VERSION,
-        producer_name=PRODUCER,
+        producer_name=producer,
         producer_version="1",
         doc_string=doc,
     )
     if metadata:
         helper.set_model_props(model, metadata)
-    onnx.checker.check_model(model, full_check=True)
+    onnx.checker.check_model(model, full_check=full_check)
     return model
 
 
@@ -841,27 +845,18 @@ def big_mlp(hidden: int, seed: int) -> tuple[onnx.ModelProto, CheckFn]:
     layers = mlp_layers([BIG_INPUT, hidden, hidden, BIG_OUTPUT], seed)
     nodes, inits = mlp_nodes(layers)
 
-    # full_check would re-serialise the whole model for shape inference: slow and
-    # pointless for a plain MLP, so the cheap structural check is enough here.
-    graph = helper.make_graph(
-        nodes,
+    model = finish(
         "big_mlp",
+        nodes,
         [tensor("x", TensorProto.FLOAT, ["batch", BIG_INPUT])],
         [tensor("y", TensorProto.FLOAT, ["batch", BIG_OUTPUT])],
-        initializer=inits,
-    )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        ir_version=IR_VERSION,
-        producer_name=PRODUCER,
-        producer_version="1",
-        doc_string=(
+        inits,
+        doc=(
             f"{BIG_INPUT}-{hidden}-{hidden}-{BIG_OUTPUT} ReLU MLP with random weights "
             f"(seed {seed}), for the hot-reload soak benchmark."
         ),
+        full_check=False,
     )
-    onnx.checker.check_model(model)
 
     def check(sess):
         x = np.random.default_rng(1).normal(size=(3, BIG_INPUT)).astype(np.float32)

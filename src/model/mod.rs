@@ -17,5 +17,5 @@ pub use tensor::{
     InputTensor, OutputTensor, TensorData, TensorSpec, element_count, encode_bytes_elements, shape_text,
     split_bytes_elements,
 };
-pub use version::{ModelVersion, VersionKey};
+pub use version::{ModelVersion, VersionKey, build_session};
 pub use version_metrics::VersionMetrics;

@@ -70,7 +70,7 @@ impl ModelVersion {
     ) -> Result<Self, String> {
         let mut sessions = Vec::with_capacity(config.instances);
         for _ in 0..config.instances {
-            sessions.push(build_session(runtime, path, config)?);
+            sessions.push(build_session(runtime, path, config.intra_op_threads)?);
         }
         let first = &sessions[0];
         let inputs = first
@@ -224,13 +224,16 @@ impl ModelVersion {
     }
 }
 
-fn build_session(runtime: &OnnxRuntime, path: &Path, config: &ModelConfig) -> Result<Session, String> {
+/// One ONNX Runtime session as every version gets it (the benchmark
+/// harnesses in `examples/` build theirs here too, so they compare like with
+/// like). The error is ONNX Runtime's message.
+pub fn build_session(runtime: &OnnxRuntime, path: &Path, intra_op_threads: usize) -> Result<Session, String> {
     let text = |e: ort::Error<_>| e.to_string();
     Session::builder(&runtime.environment)
         .map_err(|e| e.to_string())?
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(text)?
-        .with_intra_threads(config.intra_op_threads)
+        .with_intra_threads(intra_op_threads)
         .map_err(text)?
         .with_inter_threads(1)
         .map_err(text)?
