@@ -112,9 +112,12 @@ class Server:
     """A server process; its address is the `"grpc_addr":"HOST:PORT"` it prints
     (on stdout or stderr, both go to one log file)."""
 
-    def __init__(self, name: str, argv: list[str], logdir: Path, ready: str | None = None):
+    def __init__(
+        self, name: str, argv: list[str], logdir: Path, ready: str | None = None, env: dict[str, str] | None = None
+    ):
         self.name = name
         self.argv = argv
+        self.env = {**os.environ, **(env or {})}
         self.log = logdir / f"{name}.log"
         self.ready = ready  # a further line to wait for (Switchyard: models loaded)
         self.proc: subprocess.Popen | None = None
@@ -129,6 +132,7 @@ class Server:
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=self.env,
         )
         STARTED.append(self)
         deadline = time.monotonic() + timeout
@@ -663,6 +667,13 @@ def run(work: Path, niceness: str) -> int:
              "--metrics-addr", "127.0.0.1:0", "--idle-spin-us", "0"],
             work, ready="initial repository load done",
         ).start(),  # fmt: skip
+        # The same with one tokio I/O worker instead of one per core.
+        "switchyard-1io": Server(
+            "switchyard-1io",
+            [str(BIN), "serve", "--model-repo", str(repo), "--grpc-addr", "127.0.0.1:0",
+             "--metrics-addr", "127.0.0.1:0"],
+            work, ready="initial repository load done", env={"TOKIO_WORKER_THREADS": "1"},
+        ).start(),  # fmt: skip
         "python": Server(
             "python",
             [sys.executable, str(PYTHON_SERVER), "--model", f"mlp_small={small}", "--model", f"mlp_compute={compute}"],
@@ -685,6 +696,8 @@ def run(work: Path, niceness: str) -> int:
                 note = "--idle-spin-us 0"
             plan.append((f"small/{name}/c{c}", name, "mlp_small", 1, 64, c, note))
         if c in (8, 32):
+            plan.append((f"small/switchyard-1io/c{c}", "switchyard-1io", "mlp_small", 1, 64, c,
+                         "TOKIO_WORKER_THREADS=1"))  # fmt: skip
             plan.append((f"small/switchyard-opportunistic/c{c}", "switchyard", "mlp_small_opportunistic", 1, 64, c,
                          "batching, max_queue_delay_us 0"))  # fmt: skip
         if c == 64:
@@ -842,6 +855,7 @@ def plot(points: dict[str, Point]) -> None:
               "python": ("tab:orange", "^", "-", "Python grpcio + onnxruntime"),
               "switchyard-nospin": ("tab:cyan", "v", ":", "Switchyard --idle-spin-us 0"),
               "switchyard-opportunistic": ("tab:green", "P", "--", "Switchyard, batching with no wait"),
+              "switchyard-1io": ("tab:olive", "X", "--", "Switchyard, one I/O thread"),
               "inline-prototype": ("tab:purple", "d", ":", "prototype: ORT inline on the I/O thread")}  # fmt: skip
     for name, (color, marker, linestyle, label) in styles.items():
         xs, tps, p50s = [], [], []
@@ -992,6 +1006,7 @@ def render(
         "  i.e. Switchyard's work without the hop (not adopted: it blocks the async runtime).",
         "  **switchyard-nospin** is Switchyard with `--idle-spin-us 0`: idle session threads always sleep, as",
         "  before the polling of `src/model/idle_wait.rs` (default 300 µs while ≤ 1 request is in flight).",
+        "  **switchyard-1io** is Switchyard with `TOKIO_WORKER_THREADS=1`: one tokio I/O worker instead of one per core.",
         "- **python** (`benchmarks/python_server.py`): grpcio `ThreadPoolExecutor(max_workers=8)` + one",
         "  `onnxruntime.InferenceSession` per model with default options, raw contents via `numpy.frombuffer`.",
         "- **in-process** (`examples/ort_inprocess.rs`): the same ONNX Runtime library and session options as",
