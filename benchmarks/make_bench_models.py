@@ -8,7 +8,7 @@
 
 Both have output ``y`` float32 [batch, 10], a dynamic batch dimension, opset 17,
 IR version 9, He-initialised weights from a fixed seed: re-running writes
-byte-identical files. Built with scripts/make_models.py's graph helpers.
+byte-identical files. Built with the graph helpers of scripts/modelgen/.
 ``--check`` runs each through onnxruntime against a numpy reference.
 """
 
@@ -22,9 +22,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-# The weights and the numpy reference are the fixtures' own (scripts/make_models.py).
+# The weights and the numpy reference are the fixtures' own (scripts/modelgen/).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from make_models import finish, mlp_layers, mlp_nodes, mlp_reference, tensor  # noqa: E402
+from modelgen.graph import finish, tensor  # noqa: E402
+from modelgen.mlp import mlp_layers, mlp_nodes, mlp_reference  # noqa: E402
 
 PRODUCER = "switchyard/benchmarks/make_bench_models.py"
 

@@ -53,8 +53,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
 
-step "cargo build --release (switchyard, examples)"
-cargo build --release --bin switchyard --example echo_server --example ort_inprocess
+step "cargo build --release (switchyard, switchyard-bench, examples)"
+cargo build --release --bin switchyard --bin switchyard-bench --example echo_server --example ort_inprocess
 
 step "benchmark matrix"
 # bench.py starts every server itself and stops each by PID when it ends,

@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use switchyard::gateway::{Gateway, InferRequest};
-use switchyard::in_flight::InFlight;
-use switchyard::model::{DataType, InputTensor, TensorData};
-use switchyard::repository::{Loader, SnapshotCell};
+use switchyard::engine::{Engine, InFlight, InferRequest, NoHeaders};
+use switchyard::repository::{Loader, snapshot_cell};
 use switchyard::shadow::Mirror;
+use switchyard::tensor::{DataType, InputTensor, TensorData};
 
 struct Counting;
 
@@ -62,7 +61,7 @@ fn request(model: &str, rows: usize, features: usize) -> InferRequest {
 }
 
 fn main() -> anyhow::Result<()> {
-    let runtime = switchyard::onnx_runtime::init(None)?;
+    let runtime = Arc::new(switchyard::backend::ort::init(None)?);
     let _metrics = switchyard::telemetry::install_metrics()?;
     let repo = tempfile_repo()?;
     let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -77,9 +76,9 @@ fn main() -> anyhow::Result<()> {
             tokio::time::sleep(switchyard::repository::SETTLE_TIME).await;
             outcome = loader.reload().await?;
         }
-        let cell = Arc::new(SnapshotCell::default());
-        cell.publish(outcome.snapshot);
-        let gateway = Gateway::new(cell, Mirror::start(None), InFlight::new(1024));
+        let (reader, mut writer) = snapshot_cell();
+        writer.publish(outcome.snapshot);
+        let engine = Engine::new(reader, Mirror::start(None), InFlight::new(1024));
         println!("| path | allocations / request | bytes / request |");
         println!("| --- | --- | --- |");
         for (label, model) in [
@@ -88,13 +87,13 @@ fn main() -> anyhow::Result<()> {
         ] {
             let template = request(model, 1, 64);
             for _ in 0..1000 {
-                gateway.infer(template.clone()).await?;
+                engine.infer(template.clone(), &NoHeaders).await?;
             }
             // The request itself is cloned outside the count.
             let clones: Vec<InferRequest> = (0..CALLS).map(|_| template.clone()).collect();
             let (a0, b0) = (ALLOCATIONS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
             for request in clones {
-                gateway.infer(request).await?;
+                engine.infer(request, &NoHeaders).await?;
             }
             let (a1, b1) = (ALLOCATIONS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
             println!(

@@ -25,8 +25,10 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use switchyard::backend::SessionSettings;
 
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -71,11 +73,15 @@ struct SessionPool {
 
 impl SessionPool {
     fn load(path: &str, count: usize) -> Result<Self, Box<dyn std::error::Error>> {
-        let runtime = switchyard::onnx_runtime::init(None)?;
+        let runtime = switchyard::backend::ort::init(None)?;
         let mut sessions = Vec::with_capacity(count);
         for _ in 0..count {
             // As Switchyard builds them, intra_op_threads 1.
-            let session = switchyard::model::build_session(&runtime, Path::new(path), 1)?;
+            let session = switchyard::backend::ort::build_session(
+                &runtime,
+                Path::new(path),
+                &SessionSettings::default(),
+            )?;
             sessions.push(Mutex::new(session));
         }
         Ok(Self {

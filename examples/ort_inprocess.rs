@@ -127,14 +127,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Duration::try_from_secs_f64(args.warmup)?,
         Duration::try_from_secs_f64(args.duration)?,
     );
-    let runtime = switchyard::onnx_runtime::init(None)?;
+    let runtime = switchyard::backend::ort::init(None)?;
     let mut sessions = Vec::with_capacity(args.threads);
     for _ in 0..args.threads {
         // Built exactly as Switchyard builds its sessions.
-        sessions.push(switchyard::model::build_session(
+        let settings = switchyard::backend::SessionSettings {
+            intra_op_threads: args.intra_op_threads,
+            ..Default::default()
+        };
+        sessions.push(switchyard::backend::ort::build_session(
             &runtime,
             &args.model,
-            args.intra_op_threads,
+            &settings,
         )?);
     }
     let (name, shape) = input_signature(&sessions[0], args.batch)?;

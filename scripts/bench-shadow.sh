@@ -41,7 +41,7 @@ start_server "$repo" "$log"
 for round in $(seq "$rounds"); do
   for concurrency in 1 8; do
     for route in plain mirrored; do
-      "$bin" bench --url "$grpc_url" -m "$route" --input x:FP32:1,64 \
+      "$bench_bin" --url "$grpc_url" -m "$route" --input x:FP32:1,64 \
         --concurrency "$concurrency" --duration "$duration" --warmup 1 --json |
         python3 -c 'import json,sys; r=json.load(sys.stdin); print(sys.argv[1], sys.argv[2], r["throughput_rps"], r["latency_us"]["p50"], r["latency_us"]["p99"], sum(r["errors"].values()))' \
           "$route" "$concurrency" >> "$results"

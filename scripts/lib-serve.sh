@@ -2,14 +2,15 @@
 # release binary, then serve a repository on ephemeral loopback ports.
 #
 #   source scripts/lib-serve.sh
-#   build_release             # sets $bin
+#   build_release             # sets $bin (the server) and $bench_bin (the load generator)
 #   start_server REPO LOG     # sets $server (pid), $grpc_url, $metrics_addr once the initial load is done
 #   stop_server               # in the caller's EXIT trap
 
 build_release() {
   scripts/install-ort.sh >/dev/null
-  cargo build --release --quiet --bin switchyard
+  cargo build --release --quiet --bin switchyard --bin switchyard-bench
   bin="$PWD/target/release/switchyard"
+  bench_bin="$PWD/target/release/switchyard-bench"
 }
 
 start_server() {

@@ -29,7 +29,7 @@ printf 'max_batch_size: %s\n' "$rows" > "$repo/mlp/config.yaml"
 
 start_server "$repo" "$log"
 
-bench() { "$bin" bench --url "$grpc_url" -m mlp --input "x:FP32:$rows,64" --json "$@"; }
+bench() { "$bench_bin" --url "$grpc_url" -m mlp --input "x:FP32:$rows,64" --json "$@"; }
 capacity_json="$(bench --concurrency 8 --duration 5 --warmup 1)"
 capacity="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["throughput_rps"])' "$capacity_json")"
 rate="$(python3 -c "print(int(2 * $capacity))")"

@@ -17,6 +17,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
+step "house rules: module graph (no cycles, no upward imports), file and function sizes"
+python3 scripts/module-graph.py --check
+python3 scripts/check-sizes.py
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

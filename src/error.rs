@@ -1,10 +1,61 @@
-//! The one error type of the serving path and its one mapping to a gRPC status.
+//! The one error type of the serving path and its status codes. The codes
+//! are the engine's own; each front end maps them to its transport's status
+//! in one function (`frontend::grpc::status`, `frontend::http::status`).
 
-use tonic::{Code, Status};
+/// The outcome of a request as the engine classifies it. The names are gRPC's
+/// (the contract's metric label values), but nothing here depends on gRPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    Ok,
+    /// The client went away before the answer.
+    Cancelled,
+    InvalidArgument,
+    DeadlineExceeded,
+    NotFound,
+    ResourceExhausted,
+    Unimplemented,
+    Internal,
+    Unavailable,
+}
 
-/// Everything a request can fail with. Each variant maps to exactly one gRPC
-/// code (see [`ServeError::code`]); the conversion to [`Status`] lives here and
-/// nowhere else.
+impl Code {
+    /// Every code, for tables and tests.
+    pub const ALL: [Code; 9] = [
+        Self::Ok,
+        Self::Cancelled,
+        Self::InvalidArgument,
+        Self::DeadlineExceeded,
+        Self::NotFound,
+        Self::ResourceExhausted,
+        Self::Unimplemented,
+        Self::Internal,
+        Self::Unavailable,
+    ];
+
+    /// The label value metrics use (`OK`, `INVALID_ARGUMENT`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::Cancelled => "CANCELLED",
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Self::NotFound => "NOT_FOUND",
+            Self::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Self::Unimplemented => "UNIMPLEMENTED",
+            Self::Internal => "INTERNAL",
+            Self::Unavailable => "UNAVAILABLE",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a request can fail with. Each variant has exactly one code
+/// (see [`ServeError::code`]).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ServeError {
     #[error("unknown model or route '{0}'")]
@@ -13,6 +64,9 @@ pub enum ServeError {
     VersionNotFound { model: String, version: String },
     #[error("model '{0}' has no ready version")]
     NoReadyVersion(String),
+    // Worded as before the variant existed, for clients that match on it.
+    #[error("model '{model}' version '{version}' has no ready version")]
+    VersionNotReady { model: String, version: u64 },
     #[error("route '{0}' has no ready target")]
     NoReadyTarget(String),
     #[error("{0}")]
@@ -29,18 +83,26 @@ pub enum ServeError {
     DeadlineExceeded,
     #[error("onnx runtime failed: {0}")]
     Runtime(String),
-    #[error("server is shutting down")]
-    ShuttingDown,
     #[error("{0} is not supported by this server")]
     Unimplemented(String),
+    /// Triton's answer to load/unload when it polls its repository (worded
+    /// as Triton words it, for tools that match on it).
+    #[error(
+        "explicit model load / unload is not allowed if polling is enabled \
+         (the repository is driven by its files: add or remove version directories)"
+    )]
+    RepositoryControl,
 }
 
 impl ServeError {
-    /// The gRPC code this error is answered with.
+    /// The code this error is answered with.
     pub fn code(&self) -> Code {
         match self {
             Self::ModelNotFound(_) | Self::VersionNotFound { .. } => Code::NotFound,
-            Self::NoReadyVersion(_) | Self::NoReadyTarget(_) | Self::ShuttingDown => Code::Unavailable,
+            Self::NoReadyVersion(_)
+            | Self::VersionNotReady { .. }
+            | Self::NoReadyTarget(_)
+            | Self::RepositoryControl => Code::Unavailable,
             Self::InvalidArgument(_) => Code::InvalidArgument,
             Self::QueueFull { .. } | Self::Overloaded(_) => Code::ResourceExhausted,
             Self::DeadlineExceeded => Code::DeadlineExceeded,
@@ -56,46 +118,23 @@ impl ServeError {
 }
 
 /// Longest error message sent: messages quote names from the request, and
-/// a long name must not push the trailers past a client's header limit
+/// a long name must not push an answer's headers past a client's limit
 /// (8 KiB in gRPC core).
-const MAX_MESSAGE_LEN: usize = 1024;
+pub const MAX_MESSAGE_LEN: usize = 1024;
 
-impl From<ServeError> for Status {
-    fn from(error: ServeError) -> Self {
-        let mut message = error.to_string();
-        if message.len() > MAX_MESSAGE_LEN {
-            let mut cut = MAX_MESSAGE_LEN;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
+/// The message a client is sent for `error`, cut at [`MAX_MESSAGE_LEN`] on a
+/// character boundary.
+pub fn client_message(error: &ServeError) -> String {
+    let mut message = error.to_string();
+    if message.len() > MAX_MESSAGE_LEN {
+        let mut cut = MAX_MESSAGE_LEN;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
         }
-        Status::new(error.code(), message)
+        message.truncate(cut);
+        message.push('…');
     }
-}
-
-/// The name Prometheus labels use for a gRPC code (`OK`, `INVALID_ARGUMENT`, ...).
-pub fn code_label(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
+    message
 }
 
 #[cfg(test)]
@@ -119,16 +158,18 @@ mod tests {
 
     #[test]
     fn long_messages_are_cut_on_a_char_boundary() {
-        let status: Status = ServeError::ModelNotFound("é".repeat(5000)).into();
-        assert!(status.message().len() <= MAX_MESSAGE_LEN + "…".len());
-        assert!(status.message().ends_with('…'));
+        let message = client_message(&ServeError::ModelNotFound("é".repeat(5000)));
+        assert!(message.len() <= MAX_MESSAGE_LEN + "…".len());
+        assert!(message.ends_with('…'));
     }
 
     #[test]
-    fn status_carries_message() {
-        let status: Status = ServeError::Runtime("bad reshape".into()).into();
-        assert_eq!(status.code(), Code::Internal);
-        assert!(status.message().contains("bad reshape"));
-        assert_eq!(code_label(Code::InvalidArgument), "INVALID_ARGUMENT");
+    fn not_ready_version_names_model_and_version() {
+        let error = ServeError::VersionNotReady {
+            model: "m".into(),
+            version: 2,
+        };
+        assert_eq!(error.to_string(), "model 'm' version '2' has no ready version");
+        assert_eq!(Code::InvalidArgument.as_str(), "INVALID_ARGUMENT");
     }
 }

@@ -1,15 +1,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchyard::config::{Cli, Command};
-use switchyard::{commands, telemetry};
+use switchyard::commands::{self, Cli};
+use switchyard::telemetry;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init_logging(cli.log_format);
-    match &cli.command {
-        Command::Serve(args) => commands::serve(args),
-        Command::Check(args) => commands::check(args),
-        Command::Bench(args) => switchyard::bench::run(args),
-    }
+    commands::run(&cli)
 }

@@ -31,6 +31,16 @@ pub mod metric {
     pub const BATCH_SIZE: &str = "switchyard_batch_size";
 }
 
+/// The `switchyard_requests_total` series of one request outcome: the one
+/// place its label set is built.
+pub fn requests_counter(route: &str, model: &str, version: &str, code: &'static str) -> metrics::Counter {
+    metrics::counter!(metric::REQUESTS,
+        "route" => route.to_string(),
+        "model" => model.to_string(),
+        "version" => version.to_string(),
+        "code" => code)
+}
+
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {

@@ -55,12 +55,13 @@ async fn batched_answers_equal_unbatched_bit_for_bit() {
     }
 
     // Batching really happened: fewer runs than requests.
-    let metrics = server.metrics().await;
-    let count = metrics
-        .lines()
-        .find(|l| l.starts_with(r#"switchyard_batch_size_count{model="batched",version="1"}"#))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
+    let count = server
+        .scrape()
+        .await
+        .value(
+            "switchyard_batch_size_count",
+            &[("model", "batched"), ("version", "1")],
+        )
         .expect("batch size histogram");
     assert!(
         count < 48.0,

@@ -1,4 +1,4 @@
-//! `switchyard bench` against a real server: closed loop, open loop, and
+//! `switchyard-bench` against a real server: closed loop, open loop, and
 //! errors reported by code instead of aborting the run.
 
 mod common;
@@ -8,13 +8,13 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
-/// Runs `switchyard bench --json` with `args` and returns its report.
+/// Runs `switchyard-bench --json` with `args` and returns its report.
 fn bench(url: &str, args: &[&str]) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["bench", "--url", url, "-m", "add_fp32", "--warmup", "0", "--json"])
+    let output = Command::new(env!("CARGO_BIN_EXE_switchyard-bench"))
+        .args(["--url", url, "-m", "add_fp32", "--warmup", "0", "--json"])
         .args(args)
         .output()
-        .expect("run switchyard bench");
+        .expect("run switchyard-bench");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "bench failed: {stderr}\n{stdout}");
@@ -24,7 +24,7 @@ fn bench(url: &str, args: &[&str]) -> Value {
 /// The two inputs of `add_fp32`, one row of four each.
 const BOTH_INPUTS: [&str; 4] = ["--input", "a:FP32:1,4", "--input", "b:FP32:1,4"];
 
-/// Starts a server with `add_fp32` and runs `switchyard bench --json` with
+/// Starts a server with `add_fp32` and runs `switchyard-bench --json` with
 /// `args` against it, off the async runtime.
 async fn bench_against_add_fp32(args: &[&str]) -> Value {
     let repo = TestRepo::with_models(&["add_fp32"]);
@@ -106,16 +106,8 @@ async fn inputs_come_from_metadata_when_not_given() {
 
 #[test]
 fn unreachable_server_exits_non_zero_with_a_message() {
-    let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "bench",
-            "--url",
-            "http://127.0.0.1:1",
-            "-m",
-            "add_fp32",
-            "--duration",
-            "1",
-        ])
+    let output = Command::new(env!("CARGO_BIN_EXE_switchyard-bench"))
+        .args(["--url", "http://127.0.0.1:1", "-m", "add_fp32", "--duration", "1"])
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -18,6 +18,11 @@ fn canary_repo() -> TestRepo {
     repo
 }
 
+/// The labels of route `r`'s canary target, version 2 of `m`.
+fn canary_target() -> [(&'static str, &'static str); 3] {
+    [("route", "r"), ("model", "m"), ("version", "2")]
+}
+
 fn routes(stable: u32, canary: u32) -> String {
     format!(
         "routes:\n  r:\n    targets:\n      - {{model: m, version: 1, weight: {stable}}}\n      \
@@ -105,13 +110,17 @@ async fn split_follows_weights_and_edits_apply_within_two_seconds() {
     );
     eprintln!("measured split at 90/10 over 3000 requests: {versions:?}");
 
-    let metrics = server.metrics().await;
-    assert!(
-        metrics.contains(r#"switchyard_route_weight{route="r",model="m",version="2"} 10"#),
+    let metrics = server.scrape().await;
+    assert_eq!(
+        metrics.value("switchyard_route_weight", &canary_target()),
+        Some(10.0),
         "{metrics}"
     );
+    let canary_ok = [canary_target().as_slice(), &[("code", "OK")]].concat();
     assert!(
-        metrics.contains(r#"switchyard_requests_total{route="r",model="m",version="2",code="OK"}"#),
+        metrics
+            .value("switchyard_requests_total", &canary_ok)
+            .is_some_and(|n| n > 0.0),
         "{metrics}"
     );
 
@@ -190,10 +199,11 @@ async fn sticky_users_stay_and_only_users_moving_to_the_canary_change() {
     write_atomically(&routes_path, &routes(80, 20));
     // Wait for the new weights (the gauge is set when the routes are in force).
     let started = Instant::now();
-    while !server
-        .metrics()
+    while server
+        .scrape()
         .await
-        .contains(r#"switchyard_route_weight{route="r",model="m",version="2"} 20"#)
+        .value("switchyard_route_weight", &canary_target())
+        != Some(20.0)
     {
         assert!(
             started.elapsed() < Duration::from_secs(5),
@@ -251,8 +261,15 @@ async fn invalid_routes_file_keeps_the_previous_routes() {
         &routes_path,
         "routes:\n  r:\n    targets: [{model: m, version: 1, weight: 1}, {model: ghost, weight: 1}]\n",
     );
+    let file = routes_path.display().to_string();
+    let rejected = [("file", file.as_str()), ("outcome", "failure")];
     let started = Instant::now();
-    while !server.metrics().await.contains(r#"outcome="failure"} 1"#) {
+    while server
+        .scrape()
+        .await
+        .value("switchyard_config_reloads_total", &rejected)
+        .is_none()
+    {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "rejection never counted"

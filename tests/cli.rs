@@ -91,7 +91,7 @@ async fn sigterm_drains_in_flight_requests_and_exits_zero() {
     let in_flight = tokio::spawn(async move { client.model_infer(request).await });
     // Shut down only once the server holds the request.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !server.metrics().await.contains("switchyard_inflight_requests 1") {
+    while server.scrape().await.value("switchyard_inflight_requests", &[]) != Some(1.0) {
         assert!(std::time::Instant::now() < deadline, "request never arrived");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }

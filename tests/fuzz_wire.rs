@@ -15,10 +15,10 @@
 //! Below the fuzz test, regressions for the server bugs it found (now fixed).
 //!
 //! Layout: `fuzz_wire/models.rs` (the served models, limits),
-//! `generate.rs` (requests and malformations), `oracle.rs` (expected
-//! answers), `calls.rs` (ModelInfer and ModelStreamInfer through tonic),
-//! `transport.rs` (raw TCP and h2 helpers), `garbage.rs` (what is sent below
-//! the request level), `report.rs` (tallies).
+//! `generate.rs` (well-formed requests), `malform.rs` (their malformations),
+//! `oracle.rs` (expected answers), `calls.rs` (ModelInfer and
+//! ModelStreamInfer through tonic), `transport.rs` (raw TCP and h2 helpers),
+//! `garbage.rs` (what is sent below the request level), `report.rs` (tallies).
 
 #[path = "fuzz_wire/calls.rs"]
 mod calls;
@@ -27,6 +27,8 @@ mod common;
 mod garbage;
 #[path = "fuzz_wire/generate.rs"]
 mod generate;
+#[path = "fuzz_wire/malform.rs"]
+mod malform;
 #[path = "fuzz_wire/models.rs"]
 mod models;
 #[path = "fuzz_wire/oracle.rs"]
@@ -44,7 +46,7 @@ use generate::EXPIRED_TIMEOUTS;
 use prost::Message;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use report::{Findings, Tally, metric};
+use report::{Findings, Tally};
 use switchyard::proto::inference::{ModelInferRequest, ModelStreamInferResponse};
 use tonic::Code;
 
@@ -194,13 +196,18 @@ async fn garbage_on_model_stream_infer_is_reported() {
     );
 }
 
-/// The `switchyard_requests_total` series of add_fp32 version 1, by code.
+/// The `switchyard_requests_total` series of add_fp32 version 1, by code
+/// (0 when absent).
 async fn add_fp32_requests(server: &TestServer) -> impl Fn(&str) -> f64 {
-    let metrics = server.metrics().await;
+    let metrics = server.scrape().await;
     move |code| {
-        let series =
-            format!(r#"switchyard_requests_total{{route="",model="add_fp32",version="1",code="{code}"}}"#);
-        metric(&metrics, &series)
+        let labels = [
+            ("route", ""),
+            ("model", "add_fp32"),
+            ("version", "1"),
+            ("code", code),
+        ];
+        metrics.value("switchyard_requests_total", &labels).unwrap_or(0.0)
     }
 }
 
@@ -379,20 +386,12 @@ async fn requests_refused_at_conversion_are_counted() {
         let status = client.model_infer(request).await.expect_err("refused");
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     }
-    let metrics = server.metrics().await;
-    let counted: u64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("switchyard_requests_total{") && l.contains(r#"code="INVALID_ARGUMENT""#))
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum();
+    let metrics = server.scrape().await;
+    let refused = [("code", "INVALID_ARGUMENT")];
     assert_eq!(
-        counted,
-        2,
+        metrics.sum("switchyard_requests_total", &refused),
+        2.0,
         "INVALID_ARGUMENT answers counted:\n{}",
-        metrics
-            .lines()
-            .filter(|l| l.starts_with("switchyard_requests_total"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        metrics.series("switchyard_requests_total", &[])
     );
 }

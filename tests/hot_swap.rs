@@ -196,9 +196,10 @@ async fn every_kind_of_change_under_load_fails_no_request() {
     publish_version(repo.path(), "m", 3, b"not an onnx model at all");
     let mut client = server.client().await;
     let started = Instant::now();
+    let failed_load = [("model", "m"), ("version", "3"), ("outcome", "failure")];
     loop {
-        let metrics = server.metrics().await;
-        if metrics.contains(r#"switchyard_model_loads_total{model="m",version="3",outcome="failure"} 1"#) {
+        let metrics = server.scrape().await;
+        if metrics.value("switchyard_model_loads_total", &failed_load) == Some(1.0) {
             break;
         }
         assert!(
@@ -327,8 +328,14 @@ async fn config_edits_take_effect_and_bad_edits_keep_the_old_settings() {
     .unwrap();
     std::os::unix::fs::symlink("..2026_02", model_dir.join("..data_tmp")).unwrap();
     std::fs::rename(model_dir.join("..data_tmp"), model_dir.join("..data")).unwrap();
+    let file = model_dir.join("config.yaml").display().to_string();
+    let rejected = [("file", file.as_str()), ("outcome", "failure")];
     wait_until(|| async {
-        server.metrics().await.contains(r#"outcome="failure"} 1"#)
+        server
+            .scrape()
+            .await
+            .value("switchyard_config_reloads_total", &rejected)
+            == Some(1.0)
             && server.logs().iter().any(|l| l.contains("invalid config.yaml"))
     })
     .await;

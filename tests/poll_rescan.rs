@@ -8,30 +8,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard::repository::{Loader, ReloadSettings, SnapshotCell, run_reloads};
+use switchyard::repository::{Loader, ReloadSettings, run_reloads, snapshot_cell};
 
 /// Runs the reload loop without a watcher, adds version 2 once version 1 is
 /// served, and reports whether version 2 became servable within `wait`.
 async fn new_version_seen(poll_interval: Option<Duration>, wait: Duration) -> bool {
     let repo = TestRepo::new();
     repo.add_version("mlp_small", "m", 1);
-    let runtime = switchyard::onnx_runtime::init(None).expect("ONNX Runtime (scripts/install-ort.sh)");
+    let runtime =
+        Arc::new(switchyard::backend::ort::init(None).expect("ONNX Runtime (scripts/install-ort.sh)"));
     let loader = Loader::new(runtime, repo.path().to_path_buf(), None);
-    let snapshots = Arc::new(SnapshotCell::default());
+    let (snapshots, writer) = snapshot_cell();
     let settings = ReloadSettings {
         watch: None,
         poll_interval,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let reloads = tokio::spawn(run_reloads(
-        loader,
-        snapshots.clone(),
-        settings,
-        |_| async {},
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let reloads = tokio::spawn(run_reloads(loader, writer, settings, |_| async {}, async {
+        let _ = stopped.await;
+    }));
 
     let servable = |version: &str| snapshots.load().resolve("m", version).is_ok();
     let start = Instant::now();

@@ -223,11 +223,24 @@ async fn metadata_index_and_unimplemented() {
         .into_inner();
     assert_eq!(ready_only.models.len(), 1);
 
+    // As Triton answers when it polls its repository.
     let status = client
         .repository_model_load(RepositoryModelLoadRequest::default())
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status
+            .message()
+            .starts_with("explicit model load / unload is not allowed if polling is enabled"),
+        "{}",
+        status.message()
+    );
+    let status = client
+        .repository_model_unload(RepositoryModelUnloadRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
 }
 
 #[tokio::test]
@@ -308,22 +321,49 @@ async fn metrics_are_prometheus_histograms_with_contract_labels() {
     let mut bad = add_request(&[1.0; 4]);
     bad.inputs[0].datatype = "INT8".into();
     client.model_infer(bad).await.unwrap_err();
-    let metrics = server.metrics().await;
-    for needle in [
-        r#"switchyard_requests_total{route="",model="add_fp32",version="1",code="OK"} 1"#,
-        r#"switchyard_requests_total{route="",model="add_fp32",version="1",code="INVALID_ARGUMENT"} 1"#,
-        r#"switchyard_request_duration_seconds_bucket{model="add_fp32",version="1",le="#,
-        r#"switchyard_inference_duration_seconds_bucket{model="add_fp32",version="1",le="#,
-        r#"switchyard_queue_duration_seconds_bucket{model="add_fp32",version="1",le="#,
-        r#"switchyard_model_ready{model="add_fp32",version="1"} 1"#,
-        r#"switchyard_model_loads_total{model="add_fp32",version="1",outcome="ok"} 1"#,
-        "switchyard_inflight_requests 0",
-        "# HELP switchyard_requests_total",
+    let metrics = server.scrape().await;
+    let version = [("model", "add_fp32"), ("version", "1")];
+    let answers = |code| {
+        [
+            ("route", ""),
+            ("model", "add_fp32"),
+            ("version", "1"),
+            ("code", code),
+        ]
+    };
+    let every_bucket = [("model", "add_fp32"), ("version", "1"), ("le", "+Inf")];
+    let loaded = [("model", "add_fp32"), ("version", "1"), ("outcome", "ok")];
+    for histogram in [
+        "switchyard_request_duration_seconds",
+        "switchyard_inference_duration_seconds",
+        "switchyard_queue_duration_seconds",
     ] {
-        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+        assert!(
+            metrics
+                .value(&format!("{histogram}_bucket"), &every_bucket)
+                .is_some(),
+            "no histogram {histogram} {version:?} in\n{metrics}"
+        );
+    }
+    for (name, labels, value) in [
+        ("switchyard_requests_total", &answers("OK")[..], 1.0),
+        ("switchyard_requests_total", &answers("INVALID_ARGUMENT"), 1.0),
+        ("switchyard_model_ready", &version, 1.0),
+        ("switchyard_model_loads_total", &loaded, 1.0),
+        ("switchyard_inflight_requests", &[], 0.0),
+    ] {
+        assert_eq!(
+            metrics.value(name, labels),
+            Some(value),
+            "{name} {labels:?} in\n{metrics}"
+        );
     }
     assert!(
-        !metrics.contains("quantile="),
+        metrics.to_string().contains("# HELP switchyard_requests_total"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.to_string().contains("quantile="),
         "durations must be histograms, not summaries"
     );
 }

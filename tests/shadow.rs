@@ -18,16 +18,22 @@ fn x_request(route: &str, id: &str) -> ModelInferRequest {
     request
 }
 
-async fn wait_for_metric(server: &TestServer, needle: &str) -> String {
+/// Scrapes until sample `name{labels}` exists and its value satisfies `done`.
+async fn wait_for_metric(
+    server: &TestServer,
+    name: &str,
+    labels: &[(&str, &str)],
+    done: impl Fn(f64) -> bool,
+) -> Exposition {
     let started = std::time::Instant::now();
     loop {
-        let metrics = server.metrics().await;
-        if metrics.contains(needle) {
+        let metrics = server.scrape().await;
+        if metrics.value(name, labels).is_some_and(&done) {
             return metrics;
         }
         assert!(
             started.elapsed() < Duration::from_secs(10),
-            "{needle} never appeared in\n{metrics}"
+            "{name} {labels:?} never reached its value in\n{metrics}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -67,19 +73,19 @@ async fn client_gets_the_primary_and_the_comparison_is_right() {
             vec![1.0, 2.0, 3.0, 4.0]
         );
     }
-    let metrics = wait_for_metric(
-        &server,
-        r#"switchyard_shadow_requests_total{route="r",model="m",version="2",outcome="ok"} 20"#,
-    )
+    let compared = [
+        ("route", "r"),
+        ("model", "m"),
+        ("version", "2"),
+        ("outcome", "ok"),
+    ];
+    let metrics = wait_for_metric(&server, "switchyard_shadow_requests_total", &compared, |n| {
+        n == 20.0
+    })
     .await;
-    assert!(
-        metrics.contains(r#"switchyard_shadow_abs_diff_bucket{route="r",le="10"} 20"#),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains(r#"switchyard_shadow_abs_diff_bucket{route="r",le="1"} 0"#),
-        "{metrics}"
-    );
+    let diffs = |le| metrics.value("switchyard_shadow_abs_diff_bucket", &[("route", "r"), ("le", le)]);
+    assert_eq!(diffs("10"), Some(20.0), "{metrics}");
+    assert_eq!(diffs("1"), Some(0.0), "{metrics}");
 
     // y = x against y = 2x on [1, 2, 3, 4]: differences 1, 2, 3, 4.
     server
@@ -141,13 +147,17 @@ async fn classifier_argmax_agreement_is_counted_per_row() {
     ];
     let request = raw_request("cls", vec![(input("x", "FP32", &[4, 4]), f32_bytes(&rows))]);
     server.client().await.model_infer(request).await.unwrap();
+    let rows = |agree| [("route", "cls"), ("agree", agree)];
     let metrics = wait_for_metric(
         &server,
-        r#"switchyard_shadow_argmax_agreement_total{route="cls",agree="true"} 2"#,
+        "switchyard_shadow_argmax_agreement_total",
+        &rows("true"),
+        |n| n == 2.0,
     )
     .await;
-    assert!(
-        metrics.contains(r#"switchyard_shadow_argmax_agreement_total{route="cls",agree="false"} 2"#),
+    assert_eq!(
+        metrics.value("switchyard_shadow_argmax_agreement_total", &rows("false")),
+        Some(2.0),
         "{metrics}"
     );
 }
@@ -171,10 +181,15 @@ async fn failing_shadow_is_counted_and_never_seen_by_the_client() {
             .await
             .expect("primary answers");
     }
-    wait_for_metric(
-        &server,
-        r#"switchyard_shadow_requests_total{route="r",model="other",version="1",outcome="error"} 10"#,
-    )
+    let failed = [
+        ("route", "r"),
+        ("model", "other"),
+        ("version", "1"),
+        ("outcome", "error"),
+    ];
+    wait_for_metric(&server, "switchyard_shadow_requests_total", &failed, |n| {
+        n == 10.0
+    })
     .await;
     let line = server
         .wait_for_log(Duration::from_secs(5), |e| e["target"] == "shadow")
@@ -186,9 +201,11 @@ async fn failing_shadow_is_counted_and_never_seen_by_the_client() {
             .contains("expected datatype INT64, got FP32"),
         "{line}"
     );
-    let metrics = server.metrics().await;
-    assert!(
-        metrics.contains(r#"switchyard_requests_total{route="r",model="m",version="1",code="OK"} 10"#),
+    let metrics = server.scrape().await;
+    let answered = [("route", "r"), ("model", "m"), ("version", "1"), ("code", "OK")];
+    assert_eq!(
+        metrics.value("switchyard_requests_total", &answered),
+        Some(10.0),
         "{metrics}"
     );
 }
@@ -242,19 +259,25 @@ async fn slow_shadow_drops_mirrors_and_never_fails_the_primary() {
         task.await.unwrap();
     }
     let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+    let mirrors = |outcome| {
+        [
+            ("route", "r"),
+            ("model", "slow"),
+            ("version", "1"),
+            ("outcome", outcome),
+        ]
+    };
     let metrics = wait_for_metric(
         &server,
-        r#"switchyard_shadow_requests_total{route="r",model="slow",version="1",outcome="dropped"}"#,
+        "switchyard_shadow_requests_total",
+        &mirrors("dropped"),
+        |_| true,
     )
     .await;
-    let count = |outcome: &str| -> u64 {
-        let prefix = format!(
-            r#"switchyard_shadow_requests_total{{route="r",model="slow",version="1",outcome="{outcome}"}} "#
-        );
+    let count = |outcome| -> u64 {
         metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix.as_str()))
-            .map_or(0, |v| v.parse().unwrap())
+            .value("switchyard_shadow_requests_total", &mirrors(outcome))
+            .map_or(0, |n| n as u64)
     };
     let (dropped, ok) = (count("dropped"), count("ok"));
     eprintln!("slow shadow: {sent} primary requests, {ok} mirrored, {dropped} dropped");
@@ -262,9 +285,17 @@ async fn slow_shadow_drops_mirrors_and_never_fails_the_primary() {
         dropped > 0 && dropped < sent,
         "a slow shadow must lose some mirrors: {dropped} of {sent}"
     );
-    assert!(metrics.contains(&format!(
-        r#"switchyard_requests_total{{route="r",model="fast",version="1",code="OK"}} {sent}"#
-    )));
+    let answered = [
+        ("route", "r"),
+        ("model", "fast"),
+        ("version", "1"),
+        ("code", "OK"),
+    ];
+    assert_eq!(
+        metrics.value("switchyard_requests_total", &answered),
+        Some(sent as f64),
+        "{metrics}"
+    );
     let grown_mib = rss_kib(server.pid()).saturating_sub(rss_before) / 1024;
     assert!(
         grown_mib < 200,

@@ -183,7 +183,7 @@ async fn passed_deadline_is_deadline_exceeded() {
     let mut busy_client = server.client().await;
     let busy = tokio::spawn(async move { busy_client.model_infer(heavy_request(16384)).await });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !server.metrics().await.contains("switchyard_inflight_requests 1") {
+    while server.scrape().await.value("switchyard_inflight_requests", &[]) != Some(1.0) {
         assert!(std::time::Instant::now() < deadline, "busy request never arrived");
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
@@ -202,9 +202,16 @@ async fn passed_deadline_is_deadline_exceeded() {
         "{status:?}"
     );
     busy.await.unwrap().expect("the busy request itself succeeds");
-    let metrics = server.metrics().await;
-    assert!(
-        metrics.contains(r#"model="mlp_small",version="1",code="DEADLINE_EXCEEDED"} 1"#),
+    let metrics = server.scrape().await;
+    let late = [
+        ("route", ""),
+        ("model", "mlp_small"),
+        ("version", "1"),
+        ("code", "DEADLINE_EXCEEDED"),
+    ];
+    assert_eq!(
+        metrics.value("switchyard_requests_total", &late),
+        Some(1.0),
         "{metrics}"
     );
 }

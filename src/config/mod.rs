@@ -1,9 +1,10 @@
-//! Configuration: the command line, the per-model `config.yaml` and the routes file.
+//! The files that configure serving, parsed and validated: the per-model
+//! `config.yaml` and the routes file.
 
-mod cli;
 mod model_config;
+mod names;
 mod routes;
 
-pub use cli::{CheckArgs, Cli, Command, RepositoryArgs, ServeArgs, ServeConfig};
-pub use model_config::{DynamicBatching, ModelConfig, VersionPolicy};
-pub use routes::{ModelCatalog, RouteTable, parse_routes};
+pub use model_config::{ConfigError, ConfigFileError, DynamicBatching, ModelConfig, VersionPolicy};
+pub use names::is_valid_model_name;
+pub use routes::{ModelCatalog, RouteProblem, RoutesError, parse_routes};

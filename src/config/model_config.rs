@@ -1,8 +1,35 @@
 //! Per-model settings from `<model>/config.yaml`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::backend::SessionSettings;
+use crate::model::{BatchPolicy, VersionSettings};
+
+/// Why a `config.yaml` text is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Not YAML of the expected shape (unknown key, wrong type); the
+    /// message has line and column.
+    #[error("{0}")]
+    Syntax(String),
+    /// Well-formed, but a value is out of range.
+    #[error("{0}")]
+    Invalid(String),
+    /// The file could not be read.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// A [`ConfigError`] with the file it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {error}", path.display())]
+pub struct ConfigFileError {
+    pub path: PathBuf,
+    pub error: ConfigError,
+}
 
 /// Settings of one model; every key is optional and unknown keys are errors.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -90,21 +117,50 @@ impl Default for DynamicBatching {
 
 impl ModelConfig {
     /// Parses and validates a `config.yaml` text; errors carry line and column.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        let config: Self = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
-        config.validate()?;
+        let config: Self = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        config.validate().map_err(ConfigError::Invalid)?;
         Ok(config)
     }
 
     /// Reads `path`; a missing file means all defaults.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, ConfigFileError> {
+        let with_path = |error| ConfigFileError {
+            path: path.to_path_buf(),
+            error,
+        };
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Ok(text) => Self::parse(&text).map_err(with_path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Err(e) => Err(with_path(ConfigError::Unreadable(e.to_string()))),
+        }
+    }
+
+    /// What a version of this model is loaded and run with.
+    pub fn version_settings(&self) -> VersionSettings {
+        VersionSettings {
+            instances: self.instances,
+            session: SessionSettings {
+                intra_op_threads: self.intra_op_threads,
+                inter_op_threads: 1,
+            },
+            warmup: self.warmup,
+            max_batch_size: self.max_batch_size,
+            batching: self.dynamic_batching.as_ref().map(|batching| BatchPolicy {
+                max_batch_size: self.max_batch_size,
+                target_rows: batching
+                    .preferred_batch_size
+                    .iter()
+                    .copied()
+                    .max()
+                    .unwrap_or(self.max_batch_size),
+                max_delay: Duration::from_micros(batching.max_queue_delay_us),
+            }),
+            max_queue_size: self.max_queue_size,
+            statistics: true,
         }
     }
 
@@ -180,13 +236,18 @@ mod tests {
     #[test]
     fn unknown_key_rejected_with_position() {
         let err = ModelConfig::parse("instances: 1\ninstancez: 2\n").unwrap_err();
+        assert!(matches!(err, ConfigError::Syntax(_)), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("instancez"), "{err}");
         assert!(err.contains('2'), "line number expected: {err}");
     }
 
     #[test]
     fn invalid_values_rejected() {
-        assert!(ModelConfig::parse("instances: 0").is_err());
+        assert!(matches!(
+            ModelConfig::parse("instances: 0"),
+            Err(ConfigError::Invalid(_))
+        ));
         assert!(ModelConfig::parse("dynamic_batching: {max_queue_delay_us: 10}").is_err());
         assert!(ModelConfig::parse("version_policy: {latest: 0}").is_err());
     }

@@ -8,7 +8,38 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::routing::{Route, Shadow, Target};
+use super::names::is_valid_model_name;
+use crate::routing::{Route, RouteTable, Shadow, Target};
+
+/// Why a routes file was rejected as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoutesError {
+    /// Not YAML of the expected shape; the message has line and column.
+    #[error("{0}")]
+    Syntax(String),
+    /// Parsed, but some routes do not hold up; every problem is listed.
+    #[error("{}", join(.0))]
+    Invalid(Vec<RouteProblem>),
+    /// The file could not be read.
+    #[error("cannot read: {0}")]
+    Unreadable(String),
+}
+
+/// One problem of one route.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("route '{route}': {problem}")]
+pub struct RouteProblem {
+    pub route: String,
+    pub problem: String,
+}
+
+fn join(problems: &[RouteProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,20 +89,22 @@ pub trait ModelCatalog {
     fn has_version(&self, model: &str, version: u64) -> bool;
 }
 
-/// All routes, by the name clients send as `model_name`.
-pub type RouteTable = BTreeMap<String, Arc<Route>>;
-
 /// Parses and validates a routes file against the repository.
-pub fn parse_routes(text: &str, catalog: &dyn ModelCatalog) -> Result<RouteTable, String> {
+pub fn parse_routes(text: &str, catalog: &dyn ModelCatalog) -> Result<RouteTable, RoutesError> {
     if text.trim().is_empty() {
         return Ok(RouteTable::new());
     }
-    let file: RoutesFile = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+    let file: RoutesFile = serde_saphyr::from_str(text).map_err(|e| RoutesError::Syntax(e.to_string()))?;
     let mut problems = Vec::new();
     let mut table = RouteTable::new();
     for (name, spec) in file.routes {
-        let mut problem = |text: String| problems.push(format!("route '{name}': {text}"));
-        if !crate::repository::scan::is_valid_model_name(&name) {
+        let mut problem = |text: String| {
+            problems.push(RouteProblem {
+                route: name.clone(),
+                problem: text,
+            })
+        };
+        if !is_valid_model_name(&name) {
             problem("route names may only use letters, digits, '_', '.' and '-'".into());
         }
         if spec.targets.is_empty() {
@@ -120,7 +153,7 @@ pub fn parse_routes(text: &str, catalog: &dyn ModelCatalog) -> Result<RouteTable
     if problems.is_empty() {
         Ok(table)
     } else {
-        Err(problems.join("; "))
+        Err(RoutesError::Invalid(problems))
     }
 }
 
@@ -210,6 +243,8 @@ routes:
             &Repo,
         )
         .unwrap_err();
+        assert!(matches!(err, RoutesError::Syntax(_)), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("stiky") && err.contains('4'), "{err}");
     }
 
@@ -226,7 +261,15 @@ routes:
   empty:
     targets: []
 ";
-        let err = parse_routes(text, &Repo).unwrap_err();
+        let RoutesError::Invalid(problems) = parse_routes(text, &Repo).unwrap_err() else {
+            panic!("expected validation problems")
+        };
+        assert_eq!(
+            problems.iter().filter(|p| p.route == "r").count(),
+            4,
+            "{problems:?}"
+        );
+        let err = join(&problems);
         for needle in [
             "'missing' is not in the repository",
             "no version 9",
@@ -241,7 +284,12 @@ routes:
     #[test]
     fn weights_must_not_all_be_zero_or_negative() {
         let zero = "routes:\n  r:\n    targets: [{model: m, weight: 0}]\n";
-        assert!(parse_routes(zero, &Repo).unwrap_err().contains("more than 0"));
+        assert!(
+            parse_routes(zero, &Repo)
+                .unwrap_err()
+                .to_string()
+                .contains("more than 0")
+        );
         let negative = "routes:\n  r:\n    targets: [{model: m, weight: -5}]\n";
         assert!(parse_routes(negative, &Repo).is_err());
     }

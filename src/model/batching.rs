@@ -5,28 +5,38 @@
 //! `max_queue_delay_us`, whichever comes first.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
-use ort::memory::Allocator;
-use ort::session::Session;
 
-use super::executor::{BatchPolicy, Job, RunOutput, WorkerMetrics, guarded, run_session, run_values};
+use super::VersionMetrics;
 use super::idle_wait::Waiter;
-use super::onnx_values::build_value;
-use super::{DataType, InputTensor, OutputTensor, encode_bytes_elements, split_bytes_elements};
+use super::job::{Job, guarded, run_alone};
+use crate::backend::Session;
 use crate::error::ServeError;
+use crate::tensor::{DataType, InputTensor, OutputTensor, encode_bytes_elements, split_bytes_elements};
 
-/// The worker loop of a version with dynamic batching.
+/// How a version merges concurrent requests (Triton's dynamic batching).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPolicy {
+    /// Most rows (first dimension) in one run.
+    pub max_batch_size: usize,
+    /// Rows at which a batch is sent without waiting further.
+    pub target_rows: usize,
+    /// Longest the first request of a batch waits for others.
+    pub max_delay: Duration,
+}
+
+/// The loop of a session thread with dynamic batching.
 pub fn batching_loop(
-    mut session: Session,
+    mut session: Box<dyn Session>,
     jobs: Receiver<Job>,
     mut waiter: Waiter,
-    metrics: WorkerMetrics,
+    metrics: &VersionMetrics,
     policy: BatchPolicy,
 ) {
-    let allocator = Allocator::default();
+    let all_outputs: Vec<String> = session.outputs().iter().map(|o| o.name.clone()).collect();
     // At most one job that did not fit the previous batch; it opens the next.
     let mut carried: VecDeque<Job> = VecDeque::new();
     loop {
@@ -37,37 +47,46 @@ pub fn batching_loop(
                 None => return,
             },
         };
-        let Some(first) = first.answer_if_stale(&metrics) else {
+        let Some(first) = first.answer_if_stale(metrics) else {
             continue;
         };
-        let batch = collect(first, &jobs, &mut carried, &policy, &metrics);
+        let batch = collect(first, &jobs, &mut carried, &policy, metrics);
         metrics.batch_size.record(batch.len() as f64);
-        let started = Instant::now();
         if batch.len() == 1 {
-            let job = batch.into_iter().next().expect("one job");
-            let result = guarded(|| run_session(&mut session, &allocator, &job.inputs, &job.outputs));
-            reply(job, result, started, &metrics);
+            for job in batch {
+                run_alone(session.as_mut(), job, metrics);
+            }
             continue;
         }
-        let rows: Vec<usize> = batch.iter().map(rows_of).collect();
-        let result = guarded(|| run_merged(&mut session, &allocator, &batch, &policy.all_outputs));
-        let infer_time = started.elapsed();
-        metrics.inference.record(infer_time.as_secs_f64());
-        match result.and_then(|outputs| split_outputs(&outputs, &rows)) {
-            Ok(per_job) => {
-                for (job, outputs) in batch.into_iter().zip(per_job) {
-                    let selected = select(&job.outputs, outputs);
-                    send(job, Ok(selected), infer_time);
-                }
+        run_merged(session.as_mut(), batch, &all_outputs, metrics);
+    }
+}
+
+/// Runs `batch` as one and answers each job with its rows; if the merged run
+/// fails, each job runs alone so only the culprit gets the error.
+fn run_merged(session: &mut dyn Session, batch: Vec<Job>, all_outputs: &[String], metrics: &VersionMetrics) {
+    let rows: Vec<usize> = batch.iter().map(Job::rows).collect();
+    let started = Instant::now();
+    let result = guarded(|| {
+        let requests: Vec<&[InputTensor]> = batch.iter().map(|job| job.inputs.as_slice()).collect();
+        session.run_batch(&requests, all_outputs)
+    });
+    metrics.inference.record(started.elapsed().as_secs_f64());
+    if let Ok(output) = &result {
+        metrics
+            .stats
+            .record_execution(batch.len() as u64, rows.iter().sum(), &output.timings);
+    }
+    match result.and_then(|output| split_outputs(&output.outputs, &rows)) {
+        Ok(per_job) => {
+            for (job, outputs) in batch.into_iter().zip(per_job) {
+                let selected = select(&job.outputs, outputs);
+                job.answer(Ok(selected));
             }
-            // One request's bad data must not fail its neighbours: run
-            // each alone, so only the culprit gets the error.
-            Err(_) => {
-                for job in batch {
-                    let started = Instant::now();
-                    let result = guarded(|| run_session(&mut session, &allocator, &job.inputs, &job.outputs));
-                    reply(job, result, started, &metrics);
-                }
+        }
+        Err(_) => {
+            for job in batch {
+                run_alone(session, job, metrics);
             }
         }
     }
@@ -80,10 +99,10 @@ fn collect(
     jobs: &Receiver<Job>,
     carried: &mut VecDeque<Job>,
     policy: &BatchPolicy,
-    metrics: &WorkerMetrics,
+    metrics: &VersionMetrics,
 ) -> Vec<Job> {
     let deadline = first.enqueued + policy.max_delay;
-    let mut rows = rows_of(&first);
+    let mut rows = first.rows();
     let mut batch = vec![first];
     while rows < policy.target_rows {
         let next = match jobs.try_recv() {
@@ -97,7 +116,7 @@ fn collect(
         let Some(next) = next.answer_if_stale(metrics) else {
             continue;
         };
-        let next_rows = rows_of(&next);
+        let next_rows = next.rows();
         if rows + next_rows <= policy.max_batch_size && compatible(&batch[0].inputs, &next.inputs) {
             rows += next_rows;
             batch.push(next);
@@ -107,13 +126,6 @@ fn collect(
         }
     }
     batch
-}
-
-fn rows_of(job: &Job) -> usize {
-    job.inputs
-        .first()
-        .and_then(|i| i.shape.first())
-        .map_or(0, |&d| d as usize)
 }
 
 /// Whether two requests' inputs can be stacked along the first dimension.
@@ -127,31 +139,6 @@ fn compatible(a: &[InputTensor], b: &[InputTensor]) -> bool {
                     && x.shape[1..] == y.shape[1..]
             })
         })
-}
-
-/// One run over the stacked inputs of `batch`.
-fn run_merged(
-    session: &mut Session,
-    allocator: &Allocator,
-    batch: &[Job],
-    outputs: &[String],
-) -> Result<Vec<OutputTensor>, ServeError> {
-    let total: usize = batch.iter().map(rows_of).sum();
-    let mut values = Vec::with_capacity(batch[0].inputs.len());
-    for input in &batch[0].inputs {
-        let parts: Vec<_> = batch
-            .iter()
-            .filter_map(|job| job.inputs.iter().find(|i| i.name == input.name))
-            .map(|i| &i.data)
-            .collect();
-        let mut shape = input.shape.clone();
-        shape[0] = total as i64;
-        values.push((
-            input.name.as_str(),
-            build_value(allocator, &input.name, input.datatype, &shape, &parts)?,
-        ));
-    }
-    run_values(session, values, outputs)
 }
 
 /// Splits each batched output along its first dimension into `rows` pieces.
@@ -218,21 +205,6 @@ fn select(wanted: &[String], mut outputs: Vec<OutputTensor>) -> Vec<OutputTensor
         .collect()
 }
 
-fn reply(job: Job, result: Result<Vec<OutputTensor>, ServeError>, started: Instant, metrics: &WorkerMetrics) {
-    let infer_time = started.elapsed();
-    metrics.inference.record(infer_time.as_secs_f64());
-    send(job, result, infer_time);
-}
-
-fn send(job: Job, result: Result<Vec<OutputTensor>, ServeError>, infer_time: std::time::Duration) {
-    let queue_time = job.enqueued.elapsed().saturating_sub(infer_time);
-    let _ = job.reply.send(result.map(|outputs| RunOutput {
-        outputs,
-        queue_time,
-        infer_time,
-    }));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,7 +248,7 @@ mod tests {
             name: "x".into(),
             datatype: DataType::Fp32,
             shape: shape.to_vec(),
-            data: super::super::TensorData::Raw(Bytes::new()),
+            data: crate::tensor::TensorData::Raw(Bytes::new()),
         };
         assert!(compatible(&[input(&[1, 4])], &[input(&[3, 4])]));
         assert!(!compatible(&[input(&[1, 4])], &[input(&[1, 5])]));

@@ -1,21 +1,23 @@
-//! Models as the serving path sees them: element types, tensors, and loaded
-//! versions that run requests on their own session threads.
+//! Loaded model versions, backend-neutral: the session threads that own a
+//! backend's sessions, how idle ones wait, dynamic batching, the queue in
+//! front of them, and the checks a request passes before it is queued.
 
 mod batching;
-mod datatype;
+mod checks;
 mod executor;
 mod idle_wait;
-mod onnx_values;
-mod tensor;
+mod job;
+mod stats;
 mod version;
 mod version_metrics;
+mod worker;
 
-pub use datatype::DataType;
-pub use executor::RunOutput;
-pub use idle_wait::IdleWait;
-pub use tensor::{
-    InputTensor, OutputTensor, TensorData, TensorSpec, element_count, encode_bytes_elements, shape_text,
-    split_bytes_elements,
-};
-pub use version::{ModelVersion, VersionKey, build_session};
+pub use batching::{BatchPolicy, split_outputs};
+pub use idle_wait::{CountedLoad, IdleWait, LoadProbe};
+pub use job::RunResult;
+pub use stats::{ComputeStats, Counted, StatsSnapshot, VersionStats};
+pub use version::{LoadError, ModelVersion, VersionKey, VersionSettings};
 pub use version_metrics::VersionMetrics;
+
+#[cfg(test)]
+mod tests;

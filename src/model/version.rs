@@ -1,22 +1,18 @@
 //! One loaded, warmed version of a model: its signature, its settings and the
-//! session workers that run it.
+//! session threads that run it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ort::memory::Allocator;
-use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
-
-use super::executor::{BatchPolicy, Executor, RunOutput, run_session};
+use super::batching::BatchPolicy;
+use super::executor::{Executor, ExecutorSettings};
 use super::idle_wait::IdleWait;
-use super::onnx_values::{tensor_spec, warmup_input};
+use super::job::RunResult;
+use super::stats::VersionStats;
 use super::version_metrics::VersionMetrics;
-use super::{InputTensor, TensorSpec};
-use crate::config::ModelConfig;
-use crate::error::ServeError;
-use crate::onnx_runtime::OnnxRuntime;
+use crate::backend::{Backend, BackendError, Session, SessionSettings};
+use crate::tensor::{InputTensor, TensorSpec, warmup_input};
 
 /// Model name and version number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,13 +27,65 @@ impl std::fmt::Display for VersionKey {
     }
 }
 
+/// How one version is loaded and run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSettings {
+    /// Sessions that run in parallel, each on its own thread.
+    pub instances: usize,
+    pub session: SessionSettings,
+    /// Run one request on zero-filled inputs before taking traffic.
+    pub warmup: bool,
+    /// Largest first dimension accepted; 0 = no batch dimension.
+    pub max_batch_size: usize,
+    /// Dynamic batching, when on.
+    pub batching: Option<BatchPolicy>,
+    /// Requests that may wait for a free session before RESOURCE_EXHAUSTED.
+    pub max_queue_size: usize,
+    /// Keep Triton's statistics (`--statistics`).
+    pub statistics: bool,
+}
+
+impl Default for VersionSettings {
+    fn default() -> Self {
+        Self {
+            instances: 1,
+            session: SessionSettings::default(),
+            warmup: true,
+            max_batch_size: 0,
+            batching: None,
+            max_queue_size: 128,
+            statistics: true,
+        }
+    }
+}
+
+/// Why a version could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The backend refused the file (ONNX Runtime's message).
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(
+        "max_batch_size is {max_batch_size} but input '{input}' has no dynamic first dimension (shape {shape})"
+    )]
+    NoBatchDimension {
+        max_batch_size: usize,
+        input: String,
+        shape: String,
+    },
+    #[error("warm-up run failed: {0}")]
+    Warmup(String),
+    #[error("could not start session threads: {0}")]
+    Threads(String),
+}
+
 /// A version ready to take traffic.
 pub struct ModelVersion {
     pub key: VersionKey,
     pub path: PathBuf,
     pub inputs: Vec<TensorSpec>,
     pub outputs: Vec<TensorSpec>,
-    pub config: ModelConfig,
+    pub settings: VersionSettings,
     /// Label value for metrics (`version="2"`).
     pub version_label: String,
     /// Metric handles of this version.
@@ -58,79 +106,47 @@ impl std::fmt::Debug for ModelVersion {
 }
 
 impl ModelVersion {
-    /// Loads `path` into `config.instances` sessions, warms each one and
-    /// starts their workers. Blocking: call from a blocking thread. The error
-    /// is ONNX Runtime's message, ready for the log.
+    /// Loads `path` into `settings.instances` sessions, warms each one and
+    /// starts their threads. Blocking: call from a blocking thread.
     pub fn load(
-        runtime: &OnnxRuntime,
+        backend: &dyn Backend,
         key: VersionKey,
         path: &Path,
-        config: &ModelConfig,
+        settings: &VersionSettings,
         idle_wait: &IdleWait,
-    ) -> Result<Self, String> {
-        let mut sessions = Vec::with_capacity(config.instances);
-        for _ in 0..config.instances {
-            sessions.push(build_session(runtime, path, config.intra_op_threads)?);
+    ) -> Result<Self, LoadError> {
+        let mut sessions = Vec::with_capacity(settings.instances);
+        for _ in 0..settings.instances.max(1) {
+            sessions.push(backend.load(path, &settings.session)?);
         }
-        let first = &sessions[0];
-        let inputs = first
-            .inputs()
-            .iter()
-            .map(|outlet| tensor_spec(outlet.name(), outlet.dtype()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let outputs = first
-            .outputs()
-            .iter()
-            .map(|outlet| tensor_spec(outlet.name(), outlet.dtype()))
-            .collect::<Result<Vec<_>, _>>()?;
-        if config.max_batch_size > 0
-            && let Some(fixed) = inputs.iter().find(|s| s.shape.first().is_none_or(|&d| d >= 0))
-        {
-            return Err(format!(
-                "max_batch_size is {} but input '{}' has no dynamic first dimension (shape {:?})",
-                config.max_batch_size, fixed.name, fixed.shape
-            ));
-        }
-        if config.warmup {
-            let allocator = Allocator::default();
-            let dummy: Vec<InputTensor> = inputs.iter().map(warmup_input).collect();
-            let names: Vec<String> = outputs.iter().map(|o| o.name.clone()).collect();
-            for session in &mut sessions {
-                run_session(session, &allocator, &dummy, &names)
-                    .map_err(|e| format!("warm-up run failed: {e}"))?;
-            }
+        let inputs = sessions[0].inputs().to_vec();
+        let outputs = sessions[0].outputs().to_vec();
+        check_batch_dimension(&inputs, settings.max_batch_size)?;
+        if settings.warmup {
+            warm_up(&mut sessions, &inputs, &outputs)?;
         }
         let version_label = key.version.to_string();
-        let metrics = Arc::new(VersionMetrics::new(&key.model, &version_label));
-        let batching = config.dynamic_batching.as_ref().map(|batching| BatchPolicy {
-            max_batch_size: config.max_batch_size,
-            target_rows: batching
-                .preferred_batch_size
-                .iter()
-                .copied()
-                .max()
-                .unwrap_or(config.max_batch_size),
-            max_delay: std::time::Duration::from_micros(batching.max_queue_delay_us),
-            all_outputs: outputs.iter().map(|o| o.name.clone()).collect(),
-        });
+        let stats = VersionStats::new(settings.max_batch_size, settings.statistics);
+        let metrics = Arc::new(VersionMetrics::new(&key.model, &version_label, stats));
         let executor = Executor::start(
             sessions,
-            config.max_queue_size,
-            &key.model,
-            key.version,
+            ExecutorSettings {
+                model: &key.model,
+                version: key.version,
+                capacity: settings.max_queue_size,
+                batching: settings.batching.clone(),
+                idle_wait,
+            },
             metrics.clone(),
-            batching,
-            idle_wait,
         )
-        .map_err(|e| format!("could not start session threads: {e}"))?;
-        let output_names = outputs.iter().map(|o| o.name.clone()).collect();
+        .map_err(|e| LoadError::Threads(e.to_string()))?;
         Ok(Self {
-            output_names,
+            output_names: outputs.iter().map(|o| o.name.clone()).collect(),
             key,
             path: path.to_path_buf(),
             inputs,
             outputs,
-            config: config.clone(),
+            settings: settings.clone(),
             version_label,
             metrics,
             executor,
@@ -147,96 +163,58 @@ impl ModelVersion {
         self.outputs.iter().find(|spec| spec.name == name)
     }
 
-    /// Every declared input exactly once, nothing else, each matching its declaration.
-    pub fn check_inputs(&self, inputs: &[InputTensor]) -> Result<(), ServeError> {
-        for (index, input) in inputs.iter().enumerate() {
-            let Some(spec) = self.input(&input.name) else {
-                let expected: Vec<&str> = self.inputs.iter().map(|s| s.name.as_str()).collect();
-                return Err(ServeError::invalid(format!(
-                    "unknown input '{}' for model '{}': expected inputs {expected:?}",
-                    input.name, self.key.model
-                )));
-            };
-            if inputs[..index].iter().any(|earlier| earlier.name == input.name) {
-                return Err(ServeError::invalid(format!(
-                    "input '{}' given more than once",
-                    input.name
-                )));
-            }
-            input.validate(spec, self.config.max_batch_size)?;
-        }
-        if let Some(missing) = self
-            .inputs
-            .iter()
-            .find(|spec| !inputs.iter().any(|i| i.name == spec.name))
-        {
-            return Err(ServeError::invalid(format!(
-                "missing input '{}': expected {} with shape {}",
-                missing.name,
-                missing.datatype,
-                crate::model::shape_text(&missing.shape)
-            )));
-        }
-        if self.config.max_batch_size > 0 {
-            let batch = inputs.first().and_then(|i| i.shape.first()).copied();
-            if let Some(other) = inputs.iter().find(|i| i.shape.first().copied() != batch) {
-                return Err(ServeError::invalid(format!(
-                    "input '{}': expected batch size {} like the other inputs, got {}",
-                    other.name,
-                    batch.unwrap_or(0),
-                    other.shape.first().copied().unwrap_or(0)
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Resolves the requested output names (all when none are requested).
-    pub fn select_outputs(&self, requested: Vec<String>) -> Result<Arc<[String]>, ServeError> {
-        if requested.is_empty() {
-            return Ok(self.output_names.clone());
-        }
-        for (index, name) in requested.iter().enumerate() {
-            if self.output(name).is_none() {
-                let known: Vec<&str> = self.outputs.iter().map(|s| s.name.as_str()).collect();
-                return Err(ServeError::invalid(format!(
-                    "unknown output '{name}' requested from model '{}': expected one of {known:?}",
-                    self.key.model
-                )));
-            }
-            if requested[..index].contains(name) {
-                return Err(ServeError::invalid(format!(
-                    "output '{name}' requested more than once"
-                )));
-            }
-        }
-        Ok(requested.into())
-    }
-
     /// Runs validated inputs; `outputs` lists the names to return, in order.
     pub async fn run(
         &self,
         inputs: Vec<InputTensor>,
         outputs: Arc<[String]>,
         deadline: Option<Instant>,
-    ) -> Result<RunOutput, ServeError> {
+    ) -> RunResult {
         self.executor.run(inputs, outputs, deadline).await
+    }
+
+    /// Checks inputs, resolves outputs and runs: what every caller of a
+    /// version (the engine, the shadow dispatcher) does.
+    pub async fn infer(
+        &self,
+        inputs: Vec<InputTensor>,
+        requested: Vec<String>,
+        deadline: Option<Instant>,
+    ) -> RunResult {
+        self.check_inputs(&inputs)?;
+        let outputs = self.select_outputs(requested)?;
+        self.run(inputs, outputs, deadline).await
     }
 }
 
-/// One ONNX Runtime session as every version gets it (the benchmark
-/// harnesses in `examples/` build theirs here too, so they compare like with
-/// like). The error is ONNX Runtime's message.
-pub fn build_session(runtime: &OnnxRuntime, path: &Path, intra_op_threads: usize) -> Result<Session, String> {
-    let text = |e: ort::Error<_>| e.to_string();
-    Session::builder(&runtime.environment)
-        .map_err(|e| e.to_string())?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(text)?
-        .with_intra_threads(intra_op_threads)
-        .map_err(text)?
-        .with_inter_threads(1)
-        .map_err(text)?
-        .commit_from_file(path)
-        .map_err(|e| e.to_string())
+/// With a batch limit, every input's first dimension must be dynamic.
+fn check_batch_dimension(inputs: &[TensorSpec], max_batch_size: usize) -> Result<(), LoadError> {
+    if max_batch_size == 0 {
+        return Ok(());
+    }
+    match inputs.iter().find(|s| s.shape.first().is_none_or(|&d| d >= 0)) {
+        Some(fixed) => Err(LoadError::NoBatchDimension {
+            max_batch_size,
+            input: fixed.name.clone(),
+            shape: format!("{:?}", fixed.shape),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// One run per session on zero-filled inputs, so the first request does not
+/// pay for lazy initialisation.
+fn warm_up(
+    sessions: &mut [Box<dyn Session>],
+    inputs: &[TensorSpec],
+    outputs: &[TensorSpec],
+) -> Result<(), LoadError> {
+    let dummy: Vec<InputTensor> = inputs.iter().map(warmup_input).collect();
+    let names: Vec<String> = outputs.iter().map(|o| o.name.clone()).collect();
+    for session in sessions {
+        session
+            .run(&dummy, &names)
+            .map_err(|e| LoadError::Warmup(e.to_string()))?;
+    }
+    Ok(())
 }

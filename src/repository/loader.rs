@@ -6,13 +6,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use super::clock::{Clock, SystemClock};
+use super::config_state::ConfigState;
+use super::routes_state::RoutesState;
 use super::scan::{FileStamp, ModelOnDisk, RepositoryScan, VersionOnDisk, scan};
-use super::snapshot::{ModelState, Snapshot};
-use crate::config::{ModelCatalog, ModelConfig, RouteTable, VersionPolicy, parse_routes};
-use crate::model::{IdleWait, ModelVersion, VersionKey};
-use crate::onnx_runtime::OnnxRuntime;
+use super::snapshot::{ModelState, Snapshot, Unavailable};
+use crate::backend::Backend;
+use crate::config::{ModelCatalog, ModelConfig, RoutesError, VersionPolicy};
+use crate::model::{IdleWait, LoadError, ModelVersion, VersionKey, VersionSettings};
+use crate::routing::RouteTable;
 use crate::telemetry::metric;
 
 /// A model file modified more recently than this may still be being written:
@@ -30,7 +34,7 @@ struct Loaded {
 struct Failed {
     stamp: FileStamp,
     config: ModelConfig,
-    reason: String,
+    error: LoadError,
 }
 
 /// What one reload produced.
@@ -41,44 +45,44 @@ pub struct ReloadOutcome {
     /// Layout problems found by the scan.
     pub problems: Vec<String>,
     /// Why the routes file was rejected, if it was (the previous routes stay).
-    pub routes_error: Option<String>,
+    pub routes_error: Option<RoutesError>,
 }
 
 /// Owns the bookkeeping between reloads. Only the reload task holds one.
 pub struct Loader {
-    runtime: OnnxRuntime,
+    backend: Arc<dyn Backend>,
+    clock: Arc<dyn Clock>,
     /// How the session threads of every version wait for work.
     idle_wait: IdleWait,
+    /// Whether versions keep Triton's statistics.
+    statistics: bool,
     root: PathBuf,
-    routes_file: Option<PathBuf>,
     loaded: HashMap<VersionKey, Loaded>,
     failed: HashMap<VersionKey, Failed>,
-    /// The last valid `config.yaml` of each model, kept in force when an edit breaks it.
-    good_configs: HashMap<String, ModelConfig>,
-    /// The last config error reported per model, so a broken file is logged once.
-    config_errors: HashMap<String, String>,
-    /// The routes in force: the last routes file that parsed and validated.
-    routes: Arc<RouteTable>,
-    /// The routes file's last text (or error), so each change is logged once.
-    routes_seen: Option<String>,
-    /// Why the current routes file is rejected, if it is.
-    routes_error: Option<String>,
+    configs: ConfigState,
+    routes: RoutesState,
+}
+
+/// What became of one wanted version in this reload.
+enum VersionResult {
+    Ready(Arc<ModelVersion>),
+    Unavailable(Unavailable),
+    /// Still being written; carries the older loaded copy, if any, to keep serving.
+    Unsettled(Option<Arc<ModelVersion>>),
 }
 
 impl Loader {
-    pub fn new(runtime: OnnxRuntime, root: PathBuf, routes_file: Option<PathBuf>) -> Self {
+    pub fn new(backend: Arc<dyn Backend>, root: PathBuf, routes_file: Option<PathBuf>) -> Self {
         Self {
-            runtime,
+            backend,
+            clock: Arc::new(SystemClock),
             idle_wait: IdleWait::default(),
+            statistics: true,
+            routes: RoutesState::new(routes_file, root.join("routes.yaml")),
             root,
-            routes_file,
             loaded: HashMap::new(),
             failed: HashMap::new(),
-            good_configs: HashMap::new(),
-            config_errors: HashMap::new(),
-            routes: Arc::new(RouteTable::new()),
-            routes_seen: None,
-            routes_error: None,
+            configs: ConfigState::default(),
         }
     }
 
@@ -89,10 +93,22 @@ impl Loader {
         self
     }
 
+    /// Whether versions loaded from now on keep Triton's statistics.
+    pub fn with_statistics(mut self, statistics: bool) -> Self {
+        self.statistics = statistics;
+        self
+    }
+
+    /// Sets the clock that decides whether a file has settled.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Scans the repository and builds the next snapshot, loading what changed.
     pub async fn reload(&mut self) -> std::io::Result<ReloadOutcome> {
         let root = self.root.clone();
-        let routes_path = self.routes_path();
+        let routes_path = self.routes.path();
         let (scan, routes_text) = tokio::task::spawn_blocking(move || {
             let scan = scan(&root, Some(&routes_path));
             let routes_text = std::fs::read_to_string(&routes_path);
@@ -103,7 +119,7 @@ impl Loader {
         let RepositoryScan { models, problems } = scan;
 
         // Routes first: the versions they name stay loaded whatever the policy.
-        let routes = self.reload_routes(routes_text, &models);
+        let routes = self.routes.reload(routes_text, &Catalog(&models));
         let pinned = pinned_versions(&routes);
         let mut unsettled = false;
         let mut states = BTreeMap::new();
@@ -122,60 +138,8 @@ impl Loader {
             },
             unsettled,
             problems,
-            routes_error: self.routes_error.clone(),
+            routes_error: self.routes.rejected().cloned(),
         })
-    }
-
-    /// The routes file: the one configured, else `routes.yaml` in the repository.
-    fn routes_path(&self) -> PathBuf {
-        self.routes_file
-            .clone()
-            .unwrap_or_else(|| self.root.join("routes.yaml"))
-    }
-
-    /// Applies the routes file if it parses and validates; otherwise the
-    /// routes in force stay, and the error is logged and counted once.
-    fn reload_routes(
-        &mut self,
-        text: std::io::Result<String>,
-        models: &BTreeMap<String, ModelOnDisk>,
-    ) -> Arc<RouteTable> {
-        let path = self.routes_path();
-        let parsed = match text {
-            Ok(text) => parse_routes(&text, &Catalog(models)).map(|table| (text, table)),
-            // Without --routes, a repository without routes.yaml simply has no routes.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.routes_file.is_none() => {
-                Ok((String::new(), RouteTable::new()))
-            }
-            Err(e) => Err(format!("cannot read: {e}")),
-        };
-        let seen = match &parsed {
-            Ok((text, _)) => text.clone(),
-            Err(error) => error.clone(),
-        };
-        let changed = self.routes_seen.as_ref() != Some(&seen);
-        self.routes_seen = Some(seen);
-        let file = path.display().to_string();
-        match parsed {
-            Ok((_, table)) => {
-                if changed && (*self.routes != table || !table.is_empty()) {
-                    tracing::info!(file = %file, routes = table.len(), "routes loaded");
-                    metrics::counter!(metric::CONFIG_RELOADS, "file" => file, "outcome" => "ok").increment(1);
-                    publish_route_weights(&self.routes, &table);
-                }
-                self.routes = Arc::new(table);
-                self.routes_error = None;
-            }
-            Err(error) => {
-                self.routes_error = Some(format!("{file}: {error}"));
-                if changed {
-                    tracing::error!(file = %file, %error, "routes file rejected; the previous routes stay in force");
-                    metrics::counter!(metric::CONFIG_RELOADS, "file" => file, "outcome" => "failure")
-                        .increment(1);
-                }
-            }
-        }
-        self.routes.clone()
     }
 
     async fn reload_model(
@@ -184,94 +148,66 @@ impl Loader {
         on_disk: &ModelOnDisk,
         pinned: &BTreeSet<u64>,
     ) -> (ModelState, bool) {
-        let mut state = ModelState::default();
-        let Some(config) = self.effective_config(name, on_disk) else {
-            let reason = self.config_errors.get(name).cloned().unwrap_or_default();
-            for &version in on_disk.versions.keys() {
-                state
-                    .unavailable
-                    .insert(version, format!("invalid config.yaml: {reason}"));
+        let config = match self.configs.effective(name, on_disk) {
+            Ok(config) => config,
+            Err(error) => {
+                let mut state = ModelState::default();
+                for &version in on_disk.versions.keys() {
+                    state
+                        .unavailable
+                        .insert(version, Unavailable::InvalidConfig(error.clone()));
+                }
+                return (state, false);
             }
-            return (state, false);
         };
-
+        let mut state = ModelState {
+            config: config.clone(),
+            ..Default::default()
+        };
         let mut unsettled = false;
-        let available: Vec<u64> = on_disk.versions.keys().copied().collect();
         // `latest: N` means the N highest versions that actually load: a broken
         // upload of version N+1 leaves version N serving.
+        let available: Vec<u64> = on_disk.versions.keys().copied().collect();
         let (candidates, wanted_ready) = match &config.version_policy {
             VersionPolicy::Latest(n) => (available.iter().rev().copied().collect::<Vec<_>>(), *n),
             policy => (policy.select(&available), usize::MAX),
         };
-        let mut policy_ready = 0;
         let pinned_on_disk = pinned.iter().filter(|v| on_disk.versions.contains_key(v));
-        let policy_done = |ready: usize| ready >= wanted_ready;
-        let queue: Vec<(u64, bool)> = candidates
+        let queue = candidates
             .into_iter()
             .map(|v| (v, true))
-            .chain(pinned_on_disk.map(|&v| (v, false)))
-            .collect();
+            .chain(pinned_on_disk.map(|&v| (v, false)));
+        let mut policy_ready = 0;
         for (version, by_policy) in queue {
-            if by_policy && policy_done(policy_ready) {
-                continue;
-            }
-            if state.ready.contains_key(&version) || state.unavailable.contains_key(&version) {
+            let seen = state.ready.contains_key(&version) || state.unavailable.contains_key(&version);
+            if seen || (by_policy && policy_ready >= wanted_ready) {
                 continue;
             }
             let key = VersionKey {
                 model: name.to_string(),
                 version,
             };
-            let file = &on_disk.versions[&version];
-            match self.reload_version(&key, file, &config).await {
-                VersionResult::Ready(loaded) => {
+            let result = self
+                .reload_version(&key, &on_disk.versions[&version], &config)
+                .await;
+            unsettled |= matches!(result, VersionResult::Unsettled(_));
+            let ready = match result {
+                VersionResult::Ready(loaded) | VersionResult::Unsettled(Some(loaded)) => {
                     state.ready.insert(version, loaded);
-                    policy_ready += usize::from(by_policy);
+                    true
                 }
                 VersionResult::Unavailable(reason) => {
                     state.unavailable.insert(version, reason);
+                    false
                 }
-                VersionResult::Unsettled(previous) => {
-                    unsettled = true;
-                    match previous {
-                        Some(loaded) => {
-                            state.ready.insert(version, loaded);
-                            policy_ready += usize::from(by_policy);
-                        }
-                        None => {
-                            state
-                                .unavailable
-                                .insert(version, "model file is still being written".into());
-                        }
-                    }
+                VersionResult::Unsettled(None) => {
+                    state.unavailable.insert(version, Unavailable::StillWriting);
+                    false
                 }
-            }
+            };
+            policy_ready += usize::from(by_policy && ready);
         }
         (state, unsettled)
-    }
-
-    /// The config to use for `name`: the file's if valid, else the last valid
-    /// one (a broken edit never replaces a working config), else none.
-    fn effective_config(&mut self, name: &str, on_disk: &ModelOnDisk) -> Option<ModelConfig> {
-        match &on_disk.config {
-            Ok(config) => {
-                let recovered = self.config_errors.remove(name).is_some();
-                let changed = self.good_configs.get(name).is_some_and(|old| old != config);
-                if recovered || changed {
-                    count_config_reload(&on_disk.dir, "ok");
-                }
-                self.good_configs.insert(name.to_string(), config.clone());
-                Some(config.clone())
-            }
-            Err(error) => {
-                if self.config_errors.get(name) != Some(error) {
-                    tracing::error!(model = name, %error, "invalid config.yaml; keeping the previous settings");
-                    count_config_reload(&on_disk.dir, "failure");
-                    self.config_errors.insert(name.to_string(), error.clone());
-                }
-                self.good_configs.get(name).cloned()
-            }
-        }
     }
 
     async fn reload_version(
@@ -280,96 +216,114 @@ impl Loader {
         file: &VersionOnDisk,
         config: &ModelConfig,
     ) -> VersionResult {
-        if let Some(loaded) = self.loaded.get(key)
-            && loaded.stamp == file.stamp
-            && loaded.config == *config
-        {
-            return VersionResult::Ready(loaded.version.clone());
-        }
-        if let Some(failed) = self.failed.get(key)
-            && failed.stamp == file.stamp
-            && failed.config == *config
-        {
-            return self.keep_previous_or(key, failed.reason.clone());
+        if let Some(reused) = self.reuse(key, file, config) {
+            return reused;
         }
         let previous = self.loaded.get(key).map(|l| l.version.clone());
-        if recently_modified(&file.stamp) {
+        if self.recently_modified(&file.stamp) {
             return VersionResult::Unsettled(previous);
         }
-
-        let runtime = self.runtime.clone();
-        let path = file.model_file.clone();
-        let load_key = key.clone();
-        let load_config = config.clone();
-        let idle_wait = self.idle_wait.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            ModelVersion::load(&runtime, load_key, &path, &load_config, &idle_wait)
-        })
-        .await
-        .unwrap_or_else(|e| Err(format!("load task failed: {e}")));
-
+        let result = self.load(key, file, config).await;
         // The file changed while it was being read: whatever we got is not final.
         if FileStamp::of(&file.model_file) != Some(file.stamp) {
             return VersionResult::Unsettled(previous);
         }
-        let labels = [("model", key.model.clone()), ("version", key.version.to_string())];
         match result {
-            Ok(version) => {
-                metrics::counter!(
-                    metric::MODEL_LOADS,
-                    &[
-                        labels[0].clone(),
-                        labels[1].clone(),
-                        ("outcome", "ok".to_string())
-                    ]
-                )
-                .increment(1);
-                tracing::info!(model = %key.model, version = key.version, path = %file.model_file.display(),
-                    inputs = version.inputs.len(), outputs = version.outputs.len(), "model version loaded");
-                let version = Arc::new(version);
-                self.failed.remove(key);
-                self.loaded.insert(
-                    key.clone(),
-                    Loaded {
-                        stamp: file.stamp,
-                        config: config.clone(),
-                        version: version.clone(),
-                    },
-                );
-                VersionResult::Ready(version)
-            }
-            Err(error) => {
-                metrics::counter!(
-                    metric::MODEL_LOADS,
-                    &[
-                        labels[0].clone(),
-                        labels[1].clone(),
-                        ("outcome", "failure".to_string())
-                    ]
-                )
-                .increment(1);
-                tracing::error!(model = %key.model, version = key.version, path = %file.model_file.display(),
-                    %error, serving_previous = previous.is_some(), "model version failed to load");
-                self.failed.insert(
-                    key.clone(),
-                    Failed {
-                        stamp: file.stamp,
-                        config: config.clone(),
-                        reason: error.clone(),
-                    },
-                );
-                self.keep_previous_or(key, error)
-            }
+            Ok(version) => self.record_loaded(key, file, config, version),
+            Err(error) => self.record_failure(key, file, config, error),
         }
+    }
+
+    /// The outcome of an earlier load of the same files and settings, if any:
+    /// a loaded version is reused, a failed one is not retried.
+    fn reuse(&self, key: &VersionKey, file: &VersionOnDisk, config: &ModelConfig) -> Option<VersionResult> {
+        if let Some(loaded) = self.loaded.get(key)
+            && loaded.stamp == file.stamp
+            && loaded.config == *config
+        {
+            return Some(VersionResult::Ready(loaded.version.clone()));
+        }
+        let failed = self.failed.get(key)?;
+        (failed.stamp == file.stamp && failed.config == *config)
+            .then(|| self.keep_previous_or(key, failed.error.clone()))
+    }
+
+    /// Loads and warms one version on a blocking thread.
+    async fn load(
+        &self,
+        key: &VersionKey,
+        file: &VersionOnDisk,
+        config: &ModelConfig,
+    ) -> Result<ModelVersion, LoadError> {
+        let backend = self.backend.clone();
+        let path = file.model_file.clone();
+        let key = key.clone();
+        let settings = VersionSettings {
+            statistics: self.statistics,
+            ..config.version_settings()
+        };
+        let idle_wait = self.idle_wait.clone();
+        tokio::task::spawn_blocking(move || {
+            ModelVersion::load(backend.as_ref(), key, &path, &settings, &idle_wait)
+        })
+        .await
+        .unwrap_or_else(|e| Err(LoadError::Threads(format!("load task failed: {e}"))))
+    }
+
+    fn record_loaded(
+        &mut self,
+        key: &VersionKey,
+        file: &VersionOnDisk,
+        config: &ModelConfig,
+        version: ModelVersion,
+    ) -> VersionResult {
+        count_load(key, "ok");
+        tracing::info!(model = %key.model, version = key.version, path = %file.model_file.display(),
+            inputs = version.inputs.len(), outputs = version.outputs.len(), "model version loaded");
+        let version = Arc::new(version);
+        self.failed.remove(key);
+        let loaded = Loaded {
+            stamp: file.stamp,
+            config: config.clone(),
+            version: version.clone(),
+        };
+        self.loaded.insert(key.clone(), loaded);
+        VersionResult::Ready(version)
+    }
+
+    fn record_failure(
+        &mut self,
+        key: &VersionKey,
+        file: &VersionOnDisk,
+        config: &ModelConfig,
+        error: LoadError,
+    ) -> VersionResult {
+        count_load(key, "failure");
+        tracing::error!(model = %key.model, version = key.version, path = %file.model_file.display(),
+            %error, serving_previous = self.loaded.contains_key(key), "model version failed to load");
+        let failed = Failed {
+            stamp: file.stamp,
+            config: config.clone(),
+            error: error.clone(),
+        };
+        self.failed.insert(key.clone(), failed);
+        self.keep_previous_or(key, error)
     }
 
     /// After a failed load: the version loaded earlier from older files keeps
     /// serving if there is one.
-    fn keep_previous_or(&self, key: &VersionKey, reason: String) -> VersionResult {
+    fn keep_previous_or(&self, key: &VersionKey, error: LoadError) -> VersionResult {
         match self.loaded.get(key) {
             Some(loaded) => VersionResult::Ready(loaded.version.clone()),
-            None => VersionResult::Unavailable(reason),
+            None => VersionResult::Unavailable(Unavailable::LoadFailed(error)),
         }
+    }
+
+    fn recently_modified(&self, stamp: &FileStamp) -> bool {
+        stamp
+            .modified
+            .and_then(|m| self.clock.now().duration_since(m).ok())
+            .is_some_and(|age| age < SETTLE_TIME)
     }
 
     /// Drops bookkeeping for versions that left the snapshot, so their memory
@@ -381,7 +335,7 @@ impl Loader {
                 .and_then(|s| s.ready.get(&key.version))
                 .is_some_and(|v| Arc::ptr_eq(v, &loaded.version));
             if !keep {
-                set_ready_gauge(key, 0.0);
+                set_ready_gauge(&key.model, key.version, 0.0);
                 tracing::info!(model = %key.model, version = key.version, "model version unloaded; draining");
             }
             keep
@@ -393,51 +347,25 @@ impl Loader {
         });
         for (model, state) in states {
             for &version in state.ready.keys() {
-                set_ready_gauge(
-                    &VersionKey {
-                        model: model.clone(),
-                        version,
-                    },
-                    1.0,
-                );
+                set_ready_gauge(model, version, 1.0);
             }
             for &version in state.unavailable.keys() {
-                set_ready_gauge(
-                    &VersionKey {
-                        model: model.clone(),
-                        version,
-                    },
-                    0.0,
-                );
+                set_ready_gauge(model, version, 0.0);
             }
         }
-        self.good_configs.retain(|model, _| states.contains_key(model));
-        self.config_errors.retain(|model, _| states.contains_key(model));
+        self.configs.retain(|model| states.contains_key(model));
     }
 }
 
-enum VersionResult {
-    Ready(Arc<ModelVersion>),
-    Unavailable(String),
-    /// Still being written; carries the older loaded copy, if any, to keep serving.
-    Unsettled(Option<Arc<ModelVersion>>),
-}
-
-fn recently_modified(stamp: &FileStamp) -> bool {
-    stamp
-        .modified
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .is_some_and(|age| age < SETTLE_TIME)
-}
-
-fn set_ready_gauge(key: &VersionKey, value: f64) {
-    metrics::gauge!(metric::MODEL_READY, "model" => key.model.clone(), "version" => key.version.to_string())
+fn set_ready_gauge(model: &str, version: u64, value: f64) {
+    metrics::gauge!(metric::MODEL_READY, "model" => model.to_string(), "version" => version.to_string())
         .set(value);
 }
 
-fn count_config_reload(model_dir: &std::path::Path, outcome: &'static str) {
-    let file = model_dir.join(super::scan::CONFIG_FILE).display().to_string();
-    metrics::counter!(metric::CONFIG_RELOADS, "file" => file, "outcome" => outcome).increment(1);
+fn count_load(key: &VersionKey, outcome: &'static str) {
+    metrics::counter!(metric::MODEL_LOADS, "model" => key.model.clone(), "version" => key.version.to_string(),
+        "outcome" => outcome)
+    .increment(1);
 }
 
 /// The repository as a scan found it, for validating routes.
@@ -469,19 +397,4 @@ fn pinned_versions(routes: &RouteTable) -> HashMap<&str, BTreeSet<u64>> {
         }
     }
     pinned
-}
-
-/// Sets `switchyard_route_weight` for the new table; targets that left are set to 0.
-fn publish_route_weights(old: &RouteTable, new: &RouteTable) {
-    let gauge = |route: &str, target: &crate::routing::Target| metrics::gauge!(metric::ROUTE_WEIGHT, "route" => route.to_string(), "model" => target.model.clone(), "version" => target.version_label());
-    for (name, route) in old {
-        for target in &route.targets {
-            gauge(name, target).set(0.0);
-        }
-    }
-    for (name, route) in new {
-        for target in &route.targets {
-            gauge(name, target).set(f64::from(target.weight));
-        }
-    }
 }

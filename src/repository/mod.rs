@@ -2,13 +2,20 @@
 //! snapshots, watching for changes, and the reload loop that owns every
 //! write to the served snapshot.
 
+mod clock;
+mod config_state;
 mod loader;
 mod reloader;
+mod routes_state;
 pub mod scan;
 mod snapshot;
 mod watcher;
 
+pub use clock::{Clock, SystemClock};
 pub use loader::{Loader, ReloadOutcome, SETTLE_TIME};
 pub use reloader::{ReloadSettings, run_reloads};
-pub use snapshot::{ModelState, Snapshot, SnapshotCell};
+pub use snapshot::{ModelState, Snapshot, SnapshotReader, SnapshotWriter, Unavailable, snapshot_cell};
 pub use watcher::WatchTargets;
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::watcher::{WatchTargets, watch};
-use super::{Loader, SETTLE_TIME, Snapshot, SnapshotCell};
+use super::{Loader, SETTLE_TIME, Snapshot, SnapshotWriter};
 
 /// Quiet time after the last file event before a reload starts.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -31,7 +31,7 @@ pub struct ReloadSettings {
 /// after it is in force (to update health).
 pub async fn run_reloads<F, Fut>(
     mut loader: Loader,
-    snapshots: Arc<SnapshotCell>,
+    mut snapshots: SnapshotWriter,
     settings: ReloadSettings,
     published: F,
     stopped: impl Future<Output = ()>,
@@ -67,8 +67,8 @@ pub async fn run_reloads<F, Fut>(
                     }
                 }
                 outcome.snapshot.initial_load_done = initial_load_done;
-                snapshots.publish(outcome.snapshot);
-                published(snapshots.load()).await;
+                let snapshot = snapshots.publish(outcome.snapshot);
+                published(snapshot).await;
                 outcome.unsettled
             }
             Err(error) => {

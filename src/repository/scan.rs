@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::config::ModelConfig;
+use crate::config::{ConfigFileError, ModelConfig, is_valid_model_name};
 
 /// File name of a version's model.
 pub const MODEL_FILE: &str = "model.onnx";
@@ -49,7 +49,7 @@ pub struct VersionOnDisk {
 pub struct ModelOnDisk {
     pub dir: PathBuf,
     /// The parsed `config.yaml` (defaults when absent) or why it is invalid.
-    pub config: Result<ModelConfig, String>,
+    pub config: Result<ModelConfig, ConfigFileError>,
     pub versions: BTreeMap<u64, VersionOnDisk>,
 }
 
@@ -59,15 +59,6 @@ pub struct RepositoryScan {
     pub models: BTreeMap<String, ModelOnDisk>,
     /// Entries that do not fit the layout, one sentence each.
     pub problems: Vec<String>,
-}
-
-/// Whether `name` is a valid model name: `[A-Za-z0-9_.-]+`, not starting with `.`.
-pub fn is_valid_model_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// Parses a version directory name: a positive integer written without
@@ -166,11 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn names_and_versions() {
-        assert!(is_valid_model_name("trip_duration-v2.onnx"));
-        assert!(!is_valid_model_name(".hidden"));
-        assert!(!is_valid_model_name("a b"));
-        assert!(!is_valid_model_name("../x"));
+    fn version_directory_names() {
         assert_eq!(parse_version("3"), Some(3));
         assert_eq!(parse_version("0"), None);
         assert_eq!(parse_version("03"), None);
@@ -213,7 +200,7 @@ mod tests {
         touch(&dir.path().join("m/1/model.onnx"), b"x");
         touch(&dir.path().join("m/config.yaml"), b"instancez: 2\n");
         let scan = scan(dir.path(), None).unwrap();
-        let err = scan.models["m"].config.as_ref().unwrap_err();
+        let err = scan.models["m"].config.as_ref().unwrap_err().to_string();
         assert!(err.contains("config.yaml") && err.contains("instancez"), "{err}");
     }
 }

@@ -7,10 +7,21 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::config::RouteTable;
+use crate::config::{ConfigFileError, ModelConfig};
 use crate::error::ServeError;
-use crate::model::ModelVersion;
-use crate::routing::{Draw, Route, Target};
+use crate::model::{LoadError, ModelVersion};
+use crate::routing::{Draw, Route, RouteTable, Target};
+
+/// Why a version found on disk and wanted is not serving.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error(transparent)]
+    LoadFailed(#[from] LoadError),
+    #[error("invalid config.yaml: {0}")]
+    InvalidConfig(ConfigFileError),
+    #[error("model file is still being written")]
+    StillWriting,
+}
 
 /// One model's versions as of one snapshot.
 #[derive(Debug, Default, Clone)]
@@ -18,7 +29,9 @@ pub struct ModelState {
     /// Versions taking traffic.
     pub ready: BTreeMap<u64, Arc<ModelVersion>>,
     /// Versions found on disk and wanted, but not serving, with the reason.
-    pub unavailable: BTreeMap<u64, String>,
+    pub unavailable: BTreeMap<u64, Unavailable>,
+    /// The settings in force for this model.
+    pub config: ModelConfig,
 }
 
 impl ModelState {
@@ -66,7 +79,10 @@ impl Snapshot {
             return Ok(ready.clone());
         }
         if state.unavailable.contains_key(&number) {
-            return Err(ServeError::NoReadyVersion(format!("{model}' version '{number}")));
+            return Err(ServeError::VersionNotReady {
+                model: model.to_string(),
+                version: number,
+            });
         }
         Err(not_found())
     }
@@ -121,21 +137,39 @@ impl Snapshot {
     }
 }
 
-/// The shared handle to the current snapshot. Only the reload task stores.
-#[derive(Debug, Default)]
-pub struct SnapshotCell {
-    current: ArcSwap<Snapshot>,
+/// A new snapshot cell: a reader for everyone who serves, and the one
+/// writer, which the reload loop owns.
+pub fn snapshot_cell() -> (SnapshotReader, SnapshotWriter) {
+    let cell = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+    (SnapshotReader(cell.clone()), SnapshotWriter(cell))
 }
 
-impl SnapshotCell {
+/// Reads the snapshot in force; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SnapshotReader(Arc<ArcSwap<Snapshot>>);
+
+impl SnapshotReader {
     /// The snapshot in force now.
     pub fn load(&self) -> Arc<Snapshot> {
-        self.current.load_full()
+        self.0.load_full()
+    }
+}
+
+/// Publishes snapshots. Not `Clone`: whoever owns it is the only writer.
+#[derive(Debug)]
+pub struct SnapshotWriter(Arc<ArcSwap<Snapshot>>);
+
+impl SnapshotWriter {
+    /// Makes `snapshot` the one in force: one atomic pointer swap.
+    pub fn publish(&mut self, snapshot: Snapshot) -> Arc<Snapshot> {
+        let snapshot = Arc::new(snapshot);
+        self.0.store(snapshot.clone());
+        snapshot
     }
 
-    /// Makes `snapshot` the one in force: one atomic pointer swap.
-    pub fn publish(&self, snapshot: Snapshot) {
-        self.current.store(Arc::new(snapshot));
+    /// A reader of this cell.
+    pub fn reader(&self) -> SnapshotReader {
+        SnapshotReader(self.0.clone())
     }
 }
 
@@ -147,27 +181,29 @@ mod tests {
     fn resolve_distinguishes_not_found_and_unavailable() {
         let mut snapshot = Snapshot::default();
         let mut state = ModelState::default();
-        state.unavailable.insert(2, "corrupt".into());
+        state.unavailable.insert(2, Unavailable::StillWriting);
         snapshot.models.insert("m".into(), state);
         assert_eq!(
             snapshot.resolve("x", "").unwrap_err().code(),
-            tonic::Code::NotFound
+            crate::error::Code::NotFound
         );
         assert_eq!(
             snapshot.resolve("m", "").unwrap_err().code(),
-            tonic::Code::Unavailable
+            crate::error::Code::Unavailable
         );
+        let not_ready = snapshot.resolve("m", "2").unwrap_err();
+        assert_eq!(not_ready.code(), crate::error::Code::Unavailable);
         assert_eq!(
-            snapshot.resolve("m", "2").unwrap_err().code(),
-            tonic::Code::Unavailable
+            not_ready.to_string(),
+            "model 'm' version '2' has no ready version"
         );
         assert_eq!(
             snapshot.resolve("m", "7").unwrap_err().code(),
-            tonic::Code::NotFound
+            crate::error::Code::NotFound
         );
         assert_eq!(
             snapshot.resolve("m", "abc").unwrap_err().code(),
-            tonic::Code::NotFound
+            crate::error::Code::NotFound
         );
     }
 }

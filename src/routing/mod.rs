@@ -4,7 +4,13 @@
 
 mod sticky;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 pub use sticky::{StickyKey, sticky_key};
+
+/// All routes, by the name clients send as `model_name`.
+pub type RouteTable = BTreeMap<String, Arc<Route>>;
 
 /// Where a route sends a share of its traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +50,8 @@ pub struct Shadow {
 pub struct Route {
     pub name: String,
     pub targets: Vec<Target>,
-    /// gRPC metadata key whose value keeps a caller on one target.
+    /// Request header (gRPC metadata or HTTP header) whose value keeps a
+    /// caller on one target.
     pub sticky_header: Option<String>,
     pub shadow: Option<Shadow>,
 }

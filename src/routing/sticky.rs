@@ -44,11 +44,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_fixed_across_builds() {
-        // Pinned values: a change here would re-shuffle every sticky user.
-        assert_eq!(sticky_key("alice"), sticky_key("alice"));
-        assert_ne!(sticky_key("alice"), sticky_key("bob"));
-        assert_eq!(sticky_key("").0, mix(FNV_OFFSET));
+    fn keys_and_scores_are_fixed_across_builds() {
+        // Pinned values (computed independently of this code): a change here
+        // would re-shuffle every sticky user on every replica.
+        assert_eq!(sticky_key("alice").0, 0xc5d1_556d_6677_4a5c);
+        assert_eq!(sticky_key("bob").0, 0x6e85_72d0_8b26_8dec);
+        assert_eq!(sticky_key("").0, 0xf52a_15e9_a9b5_e89b);
+        let score = sticky_key("alice").score("m/1", 10);
+        assert!((score - 40.293_434_405_327_95).abs() < 1e-9, "{score}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::model::{DataType, OutputTensor};
+use crate::tensor::{DataType, OutputTensor};
 
 /// The comparison of one mirrored request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -134,7 +134,7 @@ fn decode(tensor: &OutputTensor) -> Option<Vec<f64>> {
 }
 
 fn bytes_diffs(a: &bytes::Bytes, b: &bytes::Bytes) -> Vec<f64> {
-    let split = |raw: &bytes::Bytes| crate::model::split_bytes_elements("", raw).unwrap_or_default();
+    let split = |raw: &bytes::Bytes| crate::tensor::split_bytes_elements("", raw).unwrap_or_default();
     let (a, b) = (split(a), split(b));
     a.iter()
         .zip(&b)

@@ -16,8 +16,9 @@ use tokio::sync::{Semaphore, mpsc};
 pub use compare::{Comparison, compare};
 pub use log_file::ShadowLog;
 
-use crate::model::{InputTensor, ModelVersion, OutputTensor};
+use crate::model::ModelVersion;
 use crate::telemetry::metric;
+use crate::tensor::{InputTensor, OutputTensor};
 
 /// Mirrors that may wait to run; more are dropped.
 pub const MIRROR_QUEUE: usize = 256;
@@ -58,14 +59,17 @@ impl Mirror {
     }
 
     /// Queues a mirror without waiting; a full queue drops it (counted).
-    pub fn submit(&self, job: MirrorJob) {
-        if let Err(error) = self.jobs.try_send(job) {
-            let job = match error {
-                mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => job,
-            };
-            let (model, version) = shadow_labels(&job);
-            count(&job.route, model, version, Outcome::Dropped);
-        }
+    /// Returns whether it was queued.
+    pub fn submit(&self, job: MirrorJob) -> bool {
+        let Err(error) = self.jobs.try_send(job) else {
+            return true;
+        };
+        let job = match error {
+            mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => job,
+        };
+        let (model, version) = shadow_labels(&job);
+        count(&job.route, model, version, Outcome::Dropped);
+        false
     }
 }
 
@@ -147,15 +151,9 @@ async fn run(job: MirrorJob) -> Record {
         }
     };
     let started = Instant::now();
-    let outputs = shadow.output_names.clone();
-    let answer = match shadow.check_inputs(&job.inputs) {
-        Ok(()) => {
-            shadow
-                .run(job.inputs, outputs, Some(started + MIRROR_TIMEOUT))
-                .await
-        }
-        Err(error) => Err(error),
-    };
+    let answer = shadow
+        .infer(job.inputs, Vec::new(), Some(started + MIRROR_TIMEOUT))
+        .await;
     let elapsed = started.elapsed();
     record.shadow_latency_ms = Some(elapsed.as_secs_f64() * 1e3);
     metrics::histogram!(metric::SHADOW_DURATION, "route" => record.route.clone(),
@@ -163,7 +161,7 @@ async fn run(job: MirrorJob) -> Record {
     .record(elapsed.as_secs_f64());
     match answer {
         Ok(answer) => {
-            record.comparison = compare(&job.primary_outputs, &answer.outputs);
+            record.comparison = compare(&job.primary_outputs, &answer);
             record.outcome = if record.comparison.is_mismatch() {
                 Outcome::Mismatch
             } else {
@@ -235,3 +233,6 @@ fn count(route: &str, model: &str, version: &str, outcome: Outcome) {
         "version" => version.to_string(), "outcome" => outcome.label())
     .increment(1);
 }
+
+#[cfg(test)]
+mod tests;

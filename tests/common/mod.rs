@@ -1,11 +1,13 @@
 //! Test helpers: start the real `switchyard` binary on ephemeral loopback
 //! ports, learn its addresses from its "listening" log line, wait on its
-//! readiness, talk gRPC to it, and stop it with a signal.
+//! readiness, talk gRPC to it, read its metrics, and stop it with a signal.
 
 #![allow(dead_code)]
 
+mod metrics_text;
 mod serve_command;
 
+pub use metrics_text::Exposition;
 pub use serve_command::serve_command;
 
 use std::io::{BufRead, BufReader};
@@ -230,6 +232,11 @@ impl TestServer {
         let mut body = String::new();
         stream.read_to_string(&mut body).await.unwrap();
         body
+    }
+
+    /// GET /metrics, parsed: samples by name and labels.
+    pub async fn scrape(&self) -> Exposition {
+        Exposition::parse(&self.metrics().await)
     }
 
     /// Sends SIGTERM and waits for the exit status.

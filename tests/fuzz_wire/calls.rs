@@ -10,7 +10,7 @@ use switchyard::proto::inference::{
 };
 use tonic::Code;
 
-use crate::common::{TestServer, add_request, f32_values};
+use crate::common::{Exposition, TestServer, add_request, f32_values};
 use crate::generate::{EXPIRED_TIMEOUTS, generate, grpc_timeout};
 use crate::models::{CONTRACT_CODES, MAX_ERROR_MESSAGE};
 use crate::oracle::{Verdict, check_outputs, judge};
@@ -280,13 +280,11 @@ pub async fn still_serving(server: &TestServer) -> Findings {
     // (tonic's client-side timer ends them), which count as DEADLINE_EXCEEDED,
     // and h2 calls reset midway through the message, which never reach the
     // handler. UNKNOWN is no code of the contract.
+    let metrics = Exposition::parse(&metrics);
     for code in ["UNKNOWN", "CANCELLED"] {
-        let lines: Vec<&str> = metrics
-            .lines()
-            .filter(|l| l.starts_with("switchyard_requests_total") && l.contains(&format!("code=\"{code}\"")))
-            .collect();
-        if !lines.is_empty() {
-            found.fail(format!("/metrics counts {code} answers: {lines:?}"));
+        let series = metrics.series("switchyard_requests_total", &[("code", code)]);
+        if !series.is_empty() {
+            found.fail(format!("/metrics counts {code} answers:\n{series}"));
         }
     }
     let panics: Vec<String> = server

@@ -63,12 +63,3 @@ pub fn clip(value: &impl fmt::Debug, max: usize) -> String {
 pub fn short(request: &ModelInferRequest) -> String {
     clip(request, 1500)
 }
-
-/// The value of one Prometheus series (`name{labels}` exactly as rendered),
-/// 0 when absent.
-pub fn metric(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0.0, |value| value.trim().parse().expect("a metric value"))
-}

@@ -4,6 +4,8 @@
 models (``tests/fixtures/models``) and the sample ``model_repo/trip_duration``,
 starts ONE ``switchyard serve`` on it for the whole test session, and yields a
 :class:`Server` with the gRPC url, the metrics url and the repository path.
+``server`` is that server for one test module, and ``client`` a
+``tritonclient.grpc`` client of it for one test.
 
 Readiness protocol (no fixed ports, no sleeps): the server listens on
 ``127.0.0.1:0`` for both gRPC and metrics and writes JSON log lines to stderr;
@@ -207,3 +209,19 @@ def switchyard_server(tmp_path_factory):
         f"switchyard did not exit 0 within {STOP_TIMEOUT_S:.0f} s of SIGTERM (got {code}); "
         f"log tail:\n" + "\n".join(server.log_lines[-30:])
     )
+
+
+@pytest.fixture(scope="module")
+def server(switchyard_server):
+    return switchyard_server
+
+
+@pytest.fixture()
+def client(server):
+    import tritonclient.grpc as grpcclient
+
+    c = grpcclient.InferenceServerClient(server.grpc_url)
+    try:
+        yield c
+    finally:
+        c.close()
