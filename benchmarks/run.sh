@@ -26,8 +26,12 @@
 #                         NICE=0 to run as is
 #   KEEP_WORK=1           keep the temporary models, logs and perf data
 #
+#   PROTOCOL_ROUNDS=3     rounds of the protocol comparison (perf_analyzer: Switchyard gRPC,
+#                         HTTP binary, HTTP JSON, and Triton 2.51); 0 = skip it
+#
 # About 20 points x REPEATS x (DURATION + WARMUP + ~0.3) s (~7 min with the
-# defaults on an idle machine), plus the build, perf (~40 s) and callgrind (~1 min).
+# defaults on an idle machine), plus the build, perf (~40 s) and callgrind (~1 min),
+# plus the protocol comparison (~4 min; docs/PROTOCOLS.md).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -63,3 +67,10 @@ step "benchmark matrix"
 bench_pid=$!
 trap 'kill -TERM "$bench_pid" 2>/dev/null; wait "$bench_pid"; exit 130' INT TERM
 wait "$bench_pid"
+
+if [ "${PROTOCOL_ROUNDS:-3}" != 0 ]; then
+  step "protocols: gRPC, HTTP binary, HTTP JSON and Triton, with perf_analyzer (docs/PROTOCOLS.md)"
+  ../shared/tools/perf_analyzer/setup.sh >&2
+  ../shared/tools/triton/setup.sh >&2
+  .venv/bin/python benchmarks/protocols.py --rounds "${PROTOCOL_ROUNDS:-3}"
+fi

@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// gRPC listen address (Triton's gRPC port by default).
     #[arg(long, default_value = "0.0.0.0:8001")]
     pub grpc_addr: SocketAddr,
+    /// HTTP/REST (KServe v2) listen address, Triton's HTTP port by default;
+    /// `off` disables it; the gRPC address (port not 0) serves both on one port.
+    #[arg(long, default_value = "0.0.0.0:8000", value_parser = parse_http_addr)]
+    pub http_addr: HttpAddr,
     /// Prometheus metrics listen address (GET /metrics).
     #[arg(long, default_value = "0.0.0.0:8002")]
     pub metrics_addr: SocketAddr,
@@ -109,12 +113,40 @@ pub struct CheckArgs {
     pub repository: RepositoryArgs,
 }
 
+/// `--http-addr`: an address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpAddr {
+    Off,
+    At(SocketAddr),
+}
+
+fn parse_http_addr(value: &str) -> Result<HttpAddr, String> {
+    if value == "off" {
+        return Ok(HttpAddr::Off);
+    }
+    value
+        .parse()
+        .map(HttpAddr::At)
+        .map_err(|e| format!("expected an address like 0.0.0.0:8000, or off ({e})"))
+}
+
+/// Where REST is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpListen {
+    Off,
+    /// On a port of its own.
+    Separate(SocketAddr),
+    /// On the gRPC port (`--http-addr` equal to `--grpc-addr`).
+    OnePort,
+}
+
 /// The resolved settings `serve` runs with.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub model_repo: PathBuf,
     pub routes_file: Option<PathBuf>,
     pub grpc_addr: SocketAddr,
+    pub http: HttpListen,
     pub metrics_addr: SocketAddr,
     pub poll_interval: Option<Duration>,
     pub shutdown_grace: Duration,
@@ -176,6 +208,12 @@ impl ServeArgs {
             model_repo: self.repository.model_repo.clone(),
             routes_file: self.repository.routes_file(),
             grpc_addr: self.grpc_addr,
+            http: match self.http_addr {
+                HttpAddr::Off => HttpListen::Off,
+                // Port 0 asks for any free port: two of them are two listeners.
+                HttpAddr::At(addr) if addr == self.grpc_addr && addr.port() != 0 => HttpListen::OnePort,
+                HttpAddr::At(addr) => HttpListen::Separate(addr),
+            },
             metrics_addr: self.metrics_addr,
             poll_interval: (!poll.is_zero()).then_some(poll),
             shutdown_grace: seconds("shutdown-grace", self.shutdown_grace)?,
@@ -202,10 +240,32 @@ mod tests {
         };
         let config = args.resolve().unwrap();
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:8001");
+        assert_eq!(config.http, HttpListen::Separate("0.0.0.0:8000".parse().unwrap()));
         assert_eq!(config.metrics_addr.to_string(), "0.0.0.0:8002");
         assert_eq!(config.max_message_bytes, 64 * 1024 * 1024);
         assert!(config.poll_interval.is_none());
         assert_eq!(cli.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn http_can_be_off_or_share_the_grpc_port() {
+        let resolve = |args: &[&str]| {
+            let argv = ["switchyard", "serve"].iter().chain(args);
+            let Command::Serve(serve) = Cli::try_parse_from(argv).unwrap().command else {
+                panic!("expected serve")
+            };
+            serve.resolve().unwrap().http
+        };
+        assert_eq!(resolve(&["--http-addr", "off"]), HttpListen::Off);
+        assert_eq!(
+            resolve(&["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"]),
+            HttpListen::Separate("127.0.0.1:0".parse().unwrap())
+        );
+        assert_eq!(
+            resolve(&["--grpc-addr", "127.0.0.1:9000", "--http-addr", "127.0.0.1:9000"]),
+            HttpListen::OnePort
+        );
+        assert!(Cli::try_parse_from(["switchyard", "serve", "--http-addr", "nowhere"]).is_err());
     }
 
     #[test]

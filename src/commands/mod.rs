@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub use check::check;
-pub use cli::{ArgError, CheckArgs, Cli, Command, RepositoryArgs, ServeArgs, ServeConfig, TlsFiles};
+pub use cli::{
+    ArgError, CheckArgs, Cli, Command, HttpAddr, HttpListen, RepositoryArgs, ServeArgs, ServeConfig, TlsFiles,
+};
 
 use crate::backend::ort::OnnxRuntime;
 use crate::telemetry;

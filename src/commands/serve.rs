@@ -10,10 +10,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::cli::ServeConfig;
+use super::cli::{HttpListen, ServeConfig};
 use crate::backend::ort::OnnxRuntime;
 use crate::engine::{Engine, InFlight};
 use crate::frontend::grpc::{GrpcServer, HealthPublisher, TlsSettings};
+use crate::frontend::http;
 use crate::model::IdleWait;
 use crate::repository::{Loader, ReloadSettings, SnapshotWriter, WatchTargets, run_reloads, snapshot_cell};
 use crate::shadow::{Mirror, ShadowLog};
@@ -35,6 +36,49 @@ impl StopSignal {
     }
 }
 
+/// The sockets `serve` listens on, bound before anything else starts so a
+/// taken port fails at once.
+struct Listeners {
+    grpc: TcpListener,
+    /// REST on a port of its own.
+    http: Option<TcpListener>,
+    metrics: TcpListener,
+}
+
+impl Listeners {
+    async fn bind(config: &ServeConfig) -> anyhow::Result<Self> {
+        let http = match config.http {
+            HttpListen::Separate(addr) => Some(bind(addr, "--http-addr").await?),
+            HttpListen::Off | HttpListen::OnePort => None,
+        };
+        Ok(Self {
+            grpc: bind(config.grpc_addr, "--grpc-addr").await?,
+            http,
+            metrics: bind(config.metrics_addr, "--metrics-addr").await?,
+        })
+    }
+
+    fn log(&self, config: &ServeConfig, runtime: &OnnxRuntime) -> anyhow::Result<()> {
+        let grpc_addr = self.grpc.local_addr()?;
+        let http_addr = match (&self.http, config.http) {
+            (Some(http), _) => Some(http.local_addr()?),
+            (None, HttpListen::OnePort) => Some(grpc_addr),
+            (None, _) => None,
+        };
+        tracing::info!(
+            grpc_addr = %grpc_addr,
+            http_addr = http_addr.map(|a| a.to_string()),
+            one_port = config.http == HttpListen::OnePort,
+            metrics_addr = %self.metrics.local_addr()?,
+            model_repo = %config.model_repo.display(),
+            tls = config.tls.is_some(),
+            onnxruntime = %runtime.library.display(),
+            "listening"
+        );
+        Ok(())
+    }
+}
+
 /// Runs the gateway until `shutdown` resolves and in-flight work has drained
 /// (or the grace period ran out).
 pub async fn serve(
@@ -43,9 +87,13 @@ pub async fn serve(
     metrics: PrometheusHandle,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let grpc_listener = bind(config.grpc_addr, "--grpc-addr").await?;
-    let metrics_listener = bind(config.metrics_addr, "--metrics-addr").await?;
+    let listeners = Listeners::bind(&config).await?;
     let tls = read_tls(&config)?;
+    if tls.is_some() && config.http == HttpListen::OnePort {
+        anyhow::bail!(
+            "one-port mode (--http-addr equal to --grpc-addr) serves plain HTTP only; drop --tls-* or use two ports"
+        );
+    }
     if !config.model_repo.is_dir() {
         anyhow::bail!(
             "model repository {} is not a directory",
@@ -57,11 +105,8 @@ pub async fn serve(
 
     let (snapshots, writer) = snapshot_cell();
     let in_flight = InFlight::new(config.max_concurrent_requests);
-    let engine = Arc::new(Engine::new(
-        snapshots,
-        Mirror::start(open_shadow_log(&config)?),
-        in_flight.clone(),
-    ));
+    let mirror = Mirror::start(open_shadow_log(&config)?);
+    let engine = Arc::new(Engine::new(snapshots, mirror, in_flight.clone()));
     let health_reporter = tonic_health::server::HealthReporter::new();
     let health_service = tonic_health::pb::health_server::HealthServer::new(
         tonic_health::server::HealthService::from_health_reporter(health_reporter.clone()),
@@ -69,16 +114,9 @@ pub async fn serve(
     let health = Arc::new(HealthPublisher::new(engine.clone(), health_reporter));
     health.publish(&engine.snapshot()).await;
 
-    tracing::info!(
-        grpc_addr = %grpc_listener.local_addr()?,
-        metrics_addr = %metrics_listener.local_addr()?,
-        model_repo = %config.model_repo.display(),
-        tls = tls.is_some(),
-        onnxruntime = %runtime.library.display(),
-        "listening"
-    );
+    listeners.log(&config, &runtime)?;
     let metrics_task = tokio::spawn(telemetry::serve_metrics(
-        metrics_listener,
+        listeners.metrics,
         metrics,
         stop.stopped(),
     ));
@@ -89,7 +127,13 @@ pub async fn serve(
         max_connection_age: config.max_connection_age,
         tls,
     };
-    let mut grpc_task = tokio::spawn(grpc.serve(grpc_listener, stop.stopped()));
+    let mut frontends = tokio::spawn(serve_frontends(
+        grpc,
+        listeners.grpc,
+        listeners.http,
+        config.http,
+        stop.clone(),
+    ));
     let idle_wait = IdleWait {
         spin: config.idle_spin,
         load: Arc::new(in_flight),
@@ -101,9 +145,9 @@ pub async fn serve(
 
     tokio::select! {
         () = shutdown => {}
-        result = &mut grpc_task => {
+        result = &mut frontends => {
             result??;
-            anyhow::bail!("gRPC server stopped unexpectedly");
+            anyhow::bail!("the servers stopped unexpectedly");
         }
     }
     // Readiness first, so load balancers stop sending before we stop accepting.
@@ -111,8 +155,32 @@ pub async fn serve(
     health.shutdown().await;
     let _ = stop_tx.send(true);
     reload_task.abort();
-    drain(grpc_task, &config).await?;
+    drain(frontends, &config).await?;
     metrics_task.abort();
+    Ok(())
+}
+
+/// gRPC on its listener and REST on its own, or both on the gRPC listener.
+async fn serve_frontends(
+    grpc: GrpcServer,
+    grpc_listener: TcpListener,
+    http_listener: Option<TcpListener>,
+    mode: HttpListen,
+    stop: StopSignal,
+) -> anyhow::Result<()> {
+    let rest = http::router(grpc.engine.clone(), grpc.max_message_bytes);
+    if mode == HttpListen::OnePort {
+        let service = http::one_port_service(rest, grpc.routes()?);
+        http::serve(grpc_listener, service, stop.stopped()).await;
+        return Ok(());
+    }
+    let rest_server = async {
+        if let Some(listener) = http_listener {
+            http::serve(listener, http::rest_service(rest), stop.stopped()).await;
+        }
+        Ok(())
+    };
+    tokio::try_join!(grpc.serve(grpc_listener, stop.stopped()), rest_server)?;
     Ok(())
 }
 
@@ -162,8 +230,8 @@ fn start_reloads(
 }
 
 /// Lets running calls finish within the grace period.
-async fn drain(mut grpc_task: JoinHandle<anyhow::Result<()>>, config: &ServeConfig) -> anyhow::Result<()> {
-    match tokio::time::timeout(config.shutdown_grace, &mut grpc_task).await {
+async fn drain(mut servers: JoinHandle<anyhow::Result<()>>, config: &ServeConfig) -> anyhow::Result<()> {
+    match tokio::time::timeout(config.shutdown_grace, &mut servers).await {
         Ok(result) => {
             result??;
             tracing::info!("in-flight requests drained; exiting");
@@ -173,7 +241,7 @@ async fn drain(mut grpc_task: JoinHandle<anyhow::Result<()>>, config: &ServeConf
                 grace_secs = config.shutdown_grace.as_secs_f64(),
                 "grace period over; exiting with requests still running"
             );
-            grpc_task.abort();
+            servers.abort();
         }
     }
     Ok(())

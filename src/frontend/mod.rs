@@ -3,4 +3,5 @@
 //! transport.
 
 pub mod grpc;
+pub mod http;
 pub mod triton;

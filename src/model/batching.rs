@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use super::VersionMetrics;
 use super::idle_wait::Waiter;
 use super::job::{Job, guarded, run_alone};
+use super::priority::{AppliedPriority, PriorityRequest};
 use crate::backend::Session;
 use crate::error::ServeError;
 use crate::tensor::{DataType, InputTensor, OutputTensor, encode_bytes_elements, split_bytes_elements};
@@ -35,7 +36,9 @@ pub fn batching_loop(
     mut waiter: Waiter,
     metrics: &VersionMetrics,
     policy: BatchPolicy,
+    priority: &PriorityRequest,
 ) {
+    let mut applied = AppliedPriority::default();
     let all_outputs: Vec<String> = session.outputs().iter().map(|o| o.name.clone()).collect();
     // At most one job that did not fit the previous batch; it opens the next.
     let mut carried: VecDeque<Job> = VecDeque::new();
@@ -47,6 +50,7 @@ pub fn batching_loop(
                 None => return,
             },
         };
+        applied.follow(priority);
         let Some(first) = first.answer_if_stale(metrics) else {
             continue;
         };

@@ -15,6 +15,7 @@ use super::VersionMetrics;
 use super::batching::{BatchPolicy, batching_loop};
 use super::idle_wait::IdleWait;
 use super::job::{Job, RunResult};
+use super::priority::PriorityRequest;
 use super::worker::worker_loop;
 use crate::backend::Session;
 use crate::error::ServeError;
@@ -36,6 +37,8 @@ pub struct ExecutorSettings<'a> {
     pub capacity: usize,
     pub batching: Option<BatchPolicy>,
     pub idle_wait: &'a IdleWait,
+    /// The CPU priority the threads keep to.
+    pub priority: Arc<PriorityRequest>,
 }
 
 impl Executor {
@@ -51,6 +54,7 @@ impl Executor {
             capacity,
             batching,
             idle_wait,
+            priority,
         } = settings;
         let (jobs, receiver) = crossbeam_channel::bounded(capacity);
         for (index, session) in sessions.into_iter().enumerate() {
@@ -58,11 +62,12 @@ impl Executor {
             let metrics = metrics.clone();
             let batching = batching.clone();
             let waiter = idle_wait.waiter();
+            let priority = priority.clone();
             std::thread::Builder::new()
                 .name(format!("ort-{model}-{version}-{index}"))
                 .spawn(move || match batching {
-                    Some(policy) => batching_loop(session, receiver, waiter, &metrics, policy),
-                    None => worker_loop(session, receiver, waiter, &metrics),
+                    Some(policy) => batching_loop(session, receiver, waiter, &metrics, policy, &priority),
+                    None => worker_loop(session, receiver, waiter, &metrics, &priority),
                 })?;
         }
         Ok(Self {

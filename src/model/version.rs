@@ -9,6 +9,7 @@ use super::batching::BatchPolicy;
 use super::executor::{Executor, ExecutorSettings};
 use super::idle_wait::IdleWait;
 use super::job::RunResult;
+use super::priority::PriorityRequest;
 use super::stats::VersionStats;
 use super::version_metrics::VersionMetrics;
 use crate::backend::{Backend, BackendError, Session, SessionSettings};
@@ -93,6 +94,9 @@ pub struct ModelVersion {
     /// Every output name, in the model's order: what a request without
     /// `outputs` gets.
     pub output_names: Arc<[String]>,
+    /// The CPU priority of this version's session threads (background for a
+    /// version that only mirrors).
+    pub priority: Arc<PriorityRequest>,
     executor: Executor,
 }
 
@@ -128,6 +132,7 @@ impl ModelVersion {
         let version_label = key.version.to_string();
         let stats = VersionStats::new(settings.max_batch_size, settings.statistics);
         let metrics = Arc::new(VersionMetrics::new(&key.model, &version_label, stats));
+        let priority = Arc::new(PriorityRequest::default());
         let executor = Executor::start(
             sessions,
             ExecutorSettings {
@@ -136,6 +141,7 @@ impl ModelVersion {
                 capacity: settings.max_queue_size,
                 batching: settings.batching.clone(),
                 idle_wait,
+                priority: priority.clone(),
             },
             metrics.clone(),
         )
@@ -149,6 +155,7 @@ impl ModelVersion {
             settings: settings.clone(),
             version_label,
             metrics,
+            priority,
             executor,
         })
     }

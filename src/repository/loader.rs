@@ -130,6 +130,7 @@ impl Loader {
             states.insert(name.clone(), state);
         }
         self.forget_missing(&states);
+        super::priorities::apply(&states, &routes);
         Ok(ReloadOutcome {
             snapshot: Snapshot {
                 models: states,

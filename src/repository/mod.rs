@@ -5,6 +5,7 @@
 mod clock;
 mod config_state;
 mod loader;
+mod priorities;
 mod reloader;
 mod routes_state;
 pub mod scan;

@@ -228,3 +228,42 @@ async fn the_reload_loop_publishes_a_new_version_from_its_rescans() {
     let _ = stop.send(());
     reloads.await.unwrap();
 }
+
+#[tokio::test]
+async fn only_a_version_that_only_mirrors_runs_in_the_background() {
+    let backend = Arc::new(FakeBackend::default());
+    let repo = tempfile::tempdir().unwrap();
+    for version in 1..=3 {
+        write_model(repo.path(), "m", version, "scale 1");
+    }
+    std::fs::write(repo.path().join("m/config.yaml"), "version_policy: {all: true}\n").unwrap();
+    let routes = repo.path().join("routes.yaml");
+    let shadow_of = |shadow: u64, target: u64| {
+        format!(
+            "routes:\n  r:\n    targets: [{{model: m, version: {target}, weight: 1}}]\n    shadow: {{model: m, version: {shadow}}}\n"
+        )
+    };
+    std::fs::write(&routes, shadow_of(2, 1)).unwrap();
+    let mut loader = loader(&backend, repo.path());
+    let background = |snapshot: &Snapshot| -> Vec<u64> {
+        let ready = &snapshot.models["m"].ready;
+        ready
+            .iter()
+            .filter(|(_, v)| v.priority.is_background())
+            .map(|(&k, _)| k)
+            .collect()
+    };
+    let first = loader.reload().await.unwrap().snapshot;
+    assert_eq!(
+        background(&first),
+        vec![2],
+        "version 3 is the default, version 1 a target"
+    );
+    // The shadow becomes the route's target: back to normal priority.
+    std::fs::write(&routes, shadow_of(3, 2)).unwrap();
+    let second = loader.reload().await.unwrap().snapshot;
+    assert!(
+        background(&second).is_empty(),
+        "3 is the default version, 2 a target"
+    );
+}

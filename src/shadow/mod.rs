@@ -16,7 +16,7 @@ use tokio::sync::{Semaphore, mpsc};
 pub use compare::{Comparison, compare};
 pub use log_file::ShadowLog;
 
-use crate::model::ModelVersion;
+use crate::model::{ModelVersion, set_current_thread_background};
 use crate::telemetry::metric;
 use crate::tensor::{InputTensor, OutputTensor};
 
@@ -52,9 +52,28 @@ pub struct Mirror {
 
 impl Mirror {
     /// Starts the dispatcher task. Must be called inside a tokio runtime.
+    /// Starts the dispatcher on a thread of its own at background CPU
+    /// priority (with its own single-threaded runtime), so comparing and
+    /// logging mirrors only takes CPU the primaries leave idle. If the thread
+    /// cannot start, every mirror is dropped and counted.
     pub fn start(log_file: Option<ShadowLog>) -> Self {
         let (jobs, receiver) = mpsc::channel(MIRROR_QUEUE);
-        tokio::spawn(dispatch(receiver, log_file));
+        let started = std::thread::Builder::new()
+            .name("shadow-dispatch".into())
+            .spawn(move || {
+                if let Err(error) = set_current_thread_background(true) {
+                    tracing::warn!(%error, "the shadow dispatcher runs at normal CPU priority");
+                }
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime.block_on(dispatch(receiver, log_file)),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot start the shadow dispatcher; mirrors are dropped")
+                    }
+                }
+            });
+        if let Err(error) = started {
+            tracing::error!(%error, "cannot start the shadow dispatcher; mirrors are dropped");
+        }
         Self { jobs }
     }
 

@@ -67,3 +67,60 @@ async fn a_shadow_that_cannot_be_resolved_is_an_error_not_a_panic() {
     assert_eq!(record.error.as_deref(), Some("shadow m/9 has no ready version"));
     drop(mirror);
 }
+
+/// (scheduling policy, nice) of this process's threads called `name`, from /proc.
+#[cfg(target_os = "linux")]
+fn threads_named(name: &str) -> Vec<(i64, i64)> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name; nice is field 19, policy 41.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse().ok()).unwrap_or(-1);
+        found.push((field(41), field(19)));
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_dispatcher_and_a_mirror_only_versions_threads_run_in_the_background() {
+    let backend = FakeBackend::default();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(dir.path(), "bg", 1, "scale 1");
+    let key = VersionKey {
+        model: "bg".into(),
+        version: 1,
+    };
+    let settings = VersionSettings {
+        warmup: false,
+        ..Default::default()
+    };
+    let shadow = Arc::new(ModelVersion::load(&backend, key, &path, &settings, &IdleWait::default()).unwrap());
+    shadow.priority.set_background(true);
+    let mirror = Mirror::start(None);
+    // One mirror through the dispatcher makes the session thread apply the request.
+    let mut job = job(&shadow);
+    job.shadow_model = "bg".into();
+    assert!(mirror.submit(job));
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while backend.runs.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < give_up, "the mirror never ran");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    const SCHED_IDLE: i64 = 5;
+    assert!(
+        threads_named("shadow-dispatch").contains(&(SCHED_IDLE, 19)),
+        "{:?}",
+        threads_named("shadow-dispatch")
+    );
+    assert_eq!(threads_named("ort-bg-1-0"), vec![(SCHED_IDLE, 19)]);
+}

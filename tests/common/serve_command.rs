@@ -13,6 +13,8 @@ pub fn serve_command(binary: &Path, repo: &Path) -> Command {
             "serve",
             "--grpc-addr",
             "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
             "--metrics-addr",
             "127.0.0.1:0",
         ])

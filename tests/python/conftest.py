@@ -3,14 +3,14 @@
 ``switchyard_server`` builds a temporary model repository out of the fixture
 models (``tests/fixtures/models``) and the sample ``model_repo/trip_duration``,
 starts ONE ``switchyard serve`` on it for the whole test session, and yields a
-:class:`Server` with the gRPC url, the metrics url and the repository path.
+:class:`Server` with the gRPC, HTTP and metrics urls and the repository path.
 ``server`` is that server for one test module, and ``client`` a
 ``tritonclient.grpc`` client of it for one test.
 
 Readiness protocol (no fixed ports, no sleeps): the server listens on
-``127.0.0.1:0`` for both gRPC and metrics and writes JSON log lines to stderr;
+``127.0.0.1:0`` for gRPC, HTTP and metrics and writes JSON log lines to stderr;
 the line whose ``message`` is ``"listening"`` carries the real addresses in
-``grpc_addr`` / ``metrics_addr``. After that, ``ServerReady`` is polled with
+``grpc_addr`` / ``http_addr`` / ``metrics_addr``. After that, ``ServerReady`` is polled with
 tritonclient until it is true. At teardown the server gets SIGTERM and must exit
 0 within 10 s.
 
@@ -70,6 +70,7 @@ class Server:
     grpc_url: str  # "127.0.0.1:PORT", the form tritonclient.grpc expects
     metrics_url: str  # "http://127.0.0.1:PORT/metrics"
     repo: Path
+    http_url: str | None = None  # "127.0.0.1:PORT" (tritonclient.http's form); None with --http-addr off
     log_lines: list[str] = field(default_factory=list)
 
     def logs(self) -> str:
@@ -113,8 +114,10 @@ def _drain(stream, lines: list[str], listening: queue.Queue) -> None:
         listening.put(None)  # exited (or closed stderr) without listening
 
 
-def start_server(repo: Path, *extra_args: str) -> Server:
-    """Starts ``switchyard serve`` on ``repo`` and waits until it is ready."""
+def start_server(repo: Path, *extra_args: str, http_addr: str = "127.0.0.1:0") -> Server:
+    """Starts ``switchyard serve`` on ``repo`` and waits until it is ready.
+    ``http_addr`` is passed as ``--http-addr`` (``off``, or the gRPC address
+    for one-port mode, which then needs ``--grpc-addr`` in ``extra_args``)."""
     import tritonclient.grpc as grpcclient
 
     binary = switchyard_bin()
@@ -129,6 +132,8 @@ def start_server(repo: Path, *extra_args: str) -> Server:
         "127.0.0.1:0",
         "--metrics-addr",
         "127.0.0.1:0",
+        "--http-addr",
+        http_addr,
         "--log-format",
         "json",
         *extra_args,
@@ -163,6 +168,7 @@ def start_server(repo: Path, *extra_args: str) -> Server:
         metrics_url=f"http://{record['metrics_addr']}/metrics",
         repo=repo,
         log_lines=lines,
+        http_url=record.get("http_addr"),
     )
 
     client = grpcclient.InferenceServerClient(server.grpc_url)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tonic::service::{Routes, RoutesBuilder};
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::pb::health_server::HealthServer;
@@ -50,6 +51,25 @@ pub struct GrpcServer {
 }
 
 impl GrpcServer {
+    /// Every gRPC service: inference, health and reflection (v1 and v1alpha).
+    pub fn routes(&self) -> anyhow::Result<Routes> {
+        let inference = GrpcInferenceServiceServer::new(InferenceService::new(self.engine.clone()))
+            .max_decoding_message_size(self.max_message_bytes)
+            .max_encoding_message_size(self.max_message_bytes);
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let mut routes = RoutesBuilder::default();
+        routes
+            .add_service(self.health.clone())
+            .add_service(reflection().build_v1()?)
+            .add_service(reflection().build_v1alpha()?)
+            .add_service(inference);
+        Ok(routes.routes())
+    }
+
     /// Serves on `listener` until `shutdown` resolves, then lets running
     /// calls finish (the caller bounds how long).
     pub async fn serve(
@@ -57,18 +77,7 @@ impl GrpcServer {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let inference = GrpcInferenceServiceServer::new(InferenceService::new(self.engine))
-            .max_decoding_message_size(self.max_message_bytes)
-            .max_encoding_message_size(self.max_message_bytes);
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
-
+        let routes = self.routes()?;
         // Small requests must not wait for Nagle's algorithm (a ~40 ms tail).
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let mut builder = Server::builder();
@@ -86,10 +95,7 @@ impl GrpcServer {
             builder = builder.tls_config(config)?;
         }
         builder
-            .add_service(self.health)
-            .add_service(reflection)
-            .add_service(reflection_alpha)
-            .add_service(inference)
+            .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
         Ok(())

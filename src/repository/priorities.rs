@@ -1,0 +1,40 @@
+//! Which versions only mirror: a version that is a route's shadow, no
+//! route's target and not its model's default version (the one direct
+//! requests get) serves no primary traffic, so its session threads run at
+//! background CPU priority. Decided for every snapshot, so a version that
+//! gains a primary role is brought back to normal priority.
+
+use std::collections::BTreeMap;
+
+use super::snapshot::ModelState;
+use crate::routing::RouteTable;
+
+/// Sets the priority request of every ready version in `models`.
+pub fn apply(models: &BTreeMap<String, ModelState>, routes: &RouteTable) {
+    let resolve = |model: &str, version: Option<u64>| {
+        let state = models.get(model)?;
+        let version = match version {
+            Some(version) => version,
+            None => *state.ready.keys().next_back()?,
+        };
+        Some((model.to_string(), version))
+    };
+    let shadows: Vec<(String, u64)> = routes
+        .values()
+        .filter_map(|route| route.shadow.as_ref())
+        .filter_map(|shadow| resolve(&shadow.model, shadow.version))
+        .collect();
+    let targets: Vec<(String, u64)> = routes
+        .values()
+        .flat_map(|route| &route.targets)
+        .filter_map(|target| resolve(&target.model, target.version))
+        .collect();
+    for (model, state) in models {
+        let default = state.ready.keys().next_back().copied();
+        for (&version, loaded) in &state.ready {
+            let key = (model.clone(), version);
+            let background = shadows.contains(&key) && !targets.contains(&key) && default != Some(version);
+            loaded.priority.set_background(background);
+        }
+    }
+}
