@@ -1,7 +1,7 @@
 # Switchyard container image.
 #
 #   docker build -t switchyard:dev .
-#   docker run --rm -p 8001:8001 -p 8002:8002 -v "$PWD/model_repo:/models:ro" switchyard:dev
+#   docker run --rm -p 8000:8000 -p 8001:8001 -p 8002:8002 -v "$PWD/model_repo:/models:ro" switchyard:dev
 #
 # Stages:
 #   chef     Rust toolchain + cargo-chef (dependency caching)
@@ -46,7 +46,7 @@ RUN cargo build --release --locked --bin switchyard \
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 LABEL org.opencontainers.image.title="switchyard" \
-      org.opencontainers.image.description="ONNX model-serving gateway (KServe v2 / Open Inference Protocol over gRPC)" \
+      org.opencontainers.image.description="ONNX model-serving gateway (KServe v2 / Open Inference Protocol over gRPC and HTTP/REST)" \
       org.opencontainers.image.licenses="Apache-2.0"
 # libonnxruntime.so.<version> and its libonnxruntime.so symlink (a directory
 # copy keeps the symlink).
@@ -56,6 +56,9 @@ ENV ORT_DYLIB_PATH=/usr/local/lib/libonnxruntime.so \
     SWITCHYARD_MODEL_REPO=/models
 # distroless "nonroot"; numeric so Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
-# 8001 gRPC (KServe v2, grpc.health.v1, reflection), 8002 GET /metrics.
-EXPOSE 8001 8002
+# 8000 HTTP/REST (KServe v2 + Triton's extensions), 8001 gRPC (KServe v2,
+# grpc.health.v1, reflection), 8002 GET /metrics. For KServe / Knative (one
+# inbound port), --http-addr equal to --grpc-addr serves both on that one port
+# (k8s/kserve uses 8080): see docs/OPERATIONS.md, "Ports".
+EXPOSE 8000 8001 8002
 ENTRYPOINT ["switchyard", "serve"]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Offline checks of what Switchyard ships for deployment: Dockerfile (hadolint,
-# build context), k8s/ (kustomize render of base and overlays, schema
-# validation for fixed Kubernetes versions, deployment rules, alert
-# expressions) and the Grafana dashboard. No cluster, no Docker engine.
+# build context), k8s/ (kustomize render of base, overlays and the KServe
+# example, schema validation for fixed Kubernetes versions and the CRDs,
+# deployment rules, alert expressions) and the Grafana dashboard. No cluster,
+# no Docker engine.
 # Installs its pinned tools (scripts/deploy-requirements.txt) into .venv.
 #
 #   scripts/check-deploy.sh

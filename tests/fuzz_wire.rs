@@ -322,21 +322,18 @@ async fn batched_request_is_not_failed_by_a_neighbours_bad_bytes() {
 }
 
 // ---------------------------------------------------------------------------
-// Server bugs still open: reproductions, ignored until fixed
+// Deadlines
 // ---------------------------------------------------------------------------
 
-/// BUG (metrics): a call whose deadline tonic's server-side timer ends
-/// before the handler has decoded the message is answered CANCELLED
-/// "Timeout expired" by the server and counted nowhere: the RequestRecord
-/// that turns such calls into DEADLINE_EXCEEDED is only created in
-/// `Gateway::infer`. Input: 250 ModelInfer calls to add_fp32 with
+/// Every call whose deadline has already passed is answered
+/// DEADLINE_EXCEEDED and counted: 250 ModelInfer calls to add_fp32 with
 /// `grpc-timeout` 0n / 1n / 1u / 0S / 0H (50 each) from an HTTP/2 client
-/// without a timer of its own. Expected: `switchyard_requests_total{route="",
-/// model="add_fp32",version="1",code="DEADLINE_EXCEEDED"} 250`. Got: 2 to 15
-/// fewer in three runs (e.g. 244: the 6 calls answered CANCELLED are
-/// missing from every series).
+/// without a timer of its own must give `switchyard_requests_total{route="",
+/// model="add_fp32",version="1",code="DEADLINE_EXCEEDED"} 250`. (Under
+/// tonic's own server its transport timer answered 2-15 of them CANCELLED
+/// before the handler ran, counted nowhere; plain-text gRPC now runs on a
+/// server that leaves deadlines to the engine.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known limitation: calls ended by tonic's transport timer before the handler runs (already-expired grpc-timeout) are not counted"]
 async fn every_call_with_an_expired_deadline_is_counted() {
     let (_repo, server) = fixture_server().await;
     let valid = add_request(&[1.0; 4]).encode_to_vec();

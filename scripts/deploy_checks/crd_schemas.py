@@ -1,8 +1,12 @@
-"""Schemas of the two Prometheus Operator CRDs the manifests use (jsonschema).
+"""Schemas of the CRDs the manifests use (jsonschema).
 
-Small, hand-written subsets of the Prometheus Operator CRDs (monitoring.coreos.com/v1):
-the fields that exist (unknown ones are rejected, as kubectl would with a
-structural CRD schema), their types, and what is required.
+Small, hand-written subsets of the Prometheus Operator CRDs (monitoring.coreos.com/v1:
+ServiceMonitor, PrometheusRule) and of KServe's (serving.kserve.io: ServingRuntime
+v1alpha1, InferenceService v1beta1, as in KServe 0.20's config/crd/full and the Go
+types in pkg/apis/serving): the fields that exist (unknown ones are rejected, as
+kubectl would with a structural CRD schema), their types, and what is required.
+The containers inside a ServingRuntime are validated as Kubernetes containers
+by kserve_rules (kubernetes-validate), not here.
 """
 
 from __future__ import annotations
@@ -163,7 +167,141 @@ PROMETHEUS_RULE_SCHEMA = {
         },
     },
 }
+# KServe. protocolVersions and protocolVersion are plain strings in the CRD;
+# the values are the four KServe knows (constants.InferenceServiceProtocol).
+KSERVE_PROTOCOL = {"enum": ["v1", "v2", "grpc-v1", "grpc-v2"]}
+KSERVE_OBJECT_META = {
+    **OBJECT_META,
+    # InferenceService names: KServe's webhook (IsvcNameFmt) and DNS labels.
+    "properties": {**OBJECT_META["properties"], "name": {"type": "string", "pattern": r"^[a-z]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}},
+}
+SERVING_RUNTIME_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "serving.kserve.io/v1alpha1"},
+        "kind": {"const": "ServingRuntime"},
+        "metadata": OBJECT_META,
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["containers"],
+            "properties": {
+                "supportedModelFormats": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name"],
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "version": {"type": "string"},
+                            "autoSelect": {"type": "boolean"},
+                            "priority": {"type": "integer", "minimum": 1},
+                        },
+                    },
+                },
+                "protocolVersions": {"type": "array", "items": KSERVE_PROTOCOL},
+                "multiModel": {"type": "boolean"},
+                "disabled": {"type": "boolean"},
+                "containers": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["name"]}},
+                "volumes": ANY_ARRAY,
+                "nodeSelector": STRING_MAP,
+                "affinity": ANY_OBJECT,
+                "tolerations": ANY_ARRAY,
+                "labels": STRING_MAP,
+                "annotations": STRING_MAP,
+                "imagePullSecrets": ANY_ARRAY,
+                "hostIPC": {"type": "boolean"},
+                "schedulerName": {"type": "string"},
+                "workerSpec": ANY_OBJECT,
+                "replicas": {"type": "integer", "minimum": 0},
+                "storageHelper": {"type": "object", "additionalProperties": False, "properties": {"disabled": {"type": "boolean"}}},
+                "builtInAdapter": ANY_OBJECT,
+                "grpcEndpoint": {"type": "string"},
+                "grpcDataEndpoint": {"type": "string"},
+                "httpDataEndpoint": {"type": "string"},
+            },
+        },
+    },
+}
+# predictor.model: a Kubernetes container (inline) plus what KServe adds.
+CONTAINER_FIELDS = (
+    "args command env envFrom image imagePullPolicy lifecycle livenessProbe name ports readinessProbe "
+    "resizePolicy resources restartPolicy restartPolicyRules securityContext startupProbe stdin stdinOnce "
+    "terminationMessagePath terminationMessagePolicy tty volumeDevices volumeMounts workingDir"
+).split()
+MODEL_SPEC = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["modelFormat"],  # +required in ModelSpec; the webhook rejects a model without it
+    "properties": {
+        **{f: {} for f in CONTAINER_FIELDS},
+        "modelFormat": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name"],
+            "properties": {"name": {"type": "string", "minLength": 1}, "version": {"type": "string"}},
+        },
+        "runtime": {"type": "string", "minLength": 1},
+        "runtimeVersion": {"type": "string"},
+        "protocolVersion": KSERVE_PROTOCOL,
+        "storageUri": {"type": "string", "minLength": 1},
+        "storage": ANY_OBJECT,
+        "confidential": ANY_OBJECT,
+    },
+}
+# The predictor: a pod spec (inline), the component extension and the predictors.
+PREDICTOR_FIELDS = (
+    "activeDeadlineSeconds affinity annotations autoScaling automountServiceAccountToken batcher "
+    "canaryTrafficPercent containers deploymentStrategy dnsConfig dnsPolicy enableServiceLinks hostAliases "
+    "hostIPC hostNetwork hostPID hostUsers hostname hostnameOverride huggingface imagePullSecrets "
+    "initContainers labels lightgbm logger name nodeName nodeSelector onnx os overhead paddle pmml "
+    "preemptionPolicy priority priorityClassName pytorch readinessGates resourceClaims resources "
+    "restartPolicy runtimeClassName scaleMetricType schedulerName schedulingGates securityContext "
+    "serviceAccount setHostnameAsFQDN shareProcessNamespace sklearn storageContainerName storageUris "
+    "subdomain tensorflow terminationGracePeriodSeconds tolerations topologySpreadConstraints triton "
+    "volumes workerSpec xgboost"
+).split()
+INFERENCE_SERVICE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "serving.kserve.io/v1beta1"},
+        "kind": {"const": "InferenceService"},
+        "metadata": KSERVE_OBJECT_META,
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["predictor"],
+            "properties": {
+                "predictor": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        **{f: {} for f in PREDICTOR_FIELDS},
+                        "model": MODEL_SPEC,
+                        "minReplicas": {"type": "integer", "minimum": 0},
+                        "maxReplicas": {"type": "integer", "minimum": 0},
+                        "scaleTarget": {"type": "integer"},
+                        "scaleMetric": {"enum": ["cpu", "memory", "concurrency", "rps"]},
+                        "containerConcurrency": {"type": "integer", "minimum": 0},
+                        "timeout": {"type": "integer", "minimum": 0},
+                        "serviceAccountName": {"type": "string"},
+                    },
+                },
+                "transformer": ANY_OBJECT,
+                "explainer": ANY_OBJECT,
+                "canary": ANY_ARRAY,
+            },
+        },
+    },
+}
 CRD_SCHEMAS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): SERVICE_MONITOR_SCHEMA,
     ("monitoring.coreos.com/v1", "PrometheusRule"): PROMETHEUS_RULE_SCHEMA,
+    ("serving.kserve.io/v1alpha1", "ServingRuntime"): SERVING_RUNTIME_SCHEMA,
+    ("serving.kserve.io/v1beta1", "InferenceService"): INFERENCE_SERVICE_SCHEMA,
 }

@@ -1,5 +1,5 @@
 """The Dockerfile: multi-stage, and a runtime stage as the contract says
-(non-root numeric USER, ports 8001/8002, ENTRYPOINT ["switchyard", "serve"],
+(non-root numeric USER, ports 8000/8001/8002, ENTRYPOINT ["switchyard", "serve"],
 ONNX Runtime installed by scripts/install-ort.sh)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import re
 
 from .problems import fail, ok
-from .settings import GRPC_PORT, METRICS_PORT, ROOT
+from .settings import GRPC_PORT, HTTP_PORT, METRICS_PORT, ROOT
 
 WHERE = "Dockerfile"
 
@@ -58,8 +58,8 @@ def check_runtime_stage(stages: list[dict]) -> None:
     elif not users[-1].split(":")[0].isdigit():
         fail(WHERE, "USER should be numeric so Kubernetes' runAsNonRoot can verify it")
     exposed = {p.split("/")[0] for e in final_instr.get("EXPOSE", []) for p in e.split()}
-    if not {str(GRPC_PORT), str(METRICS_PORT)} <= exposed:
-        fail(WHERE, f"runtime stage must EXPOSE {GRPC_PORT} and {METRICS_PORT}, exposes {sorted(exposed)}")
+    if not {str(HTTP_PORT), str(GRPC_PORT), str(METRICS_PORT)} <= exposed:
+        fail(WHERE, f"runtime stage must EXPOSE {HTTP_PORT}, {GRPC_PORT} and {METRICS_PORT}, exposes {sorted(exposed)}")
     entry = final_instr.get("ENTRYPOINT", [])
     if not entry or json.loads(entry[-1]) != ["switchyard", "serve"]:
         fail(WHERE, 'ENTRYPOINT must be ["switchyard", "serve"]')

@@ -1,7 +1,8 @@
 """Rules for the gateway Deployment: the image's ENTRYPOINT kept, a selector
 that matches, two or more replicas (HPA), container ports that match the listen
-addresses, gRPC health probes, a grace period that covers preStop and the
-drain, and a maximum connection age so HTTP/2 clients rebalance."""
+addresses (gRPC, HTTP/REST, metrics), health probes (gRPC, or the HTTP variant
+of docs/OPERATIONS.md), a grace period that covers preStop and the drain, and a
+maximum connection age so HTTP/2 clients rebalance."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from .settings import DEFAULT_SHUTDOWN_GRACE
 # "", liveness (and startup) on "switchyard/liveness", which is SERVING whenever
 # the process answers, so an unready pod leaves the Service but is not restarted.
 PROBE_SERVICES = {"readinessProbe": "", "livenessProbe": "switchyard/liveness", "startupProbe": "switchyard/liveness"}
+# The HTTP variant: the same two states as KServe v2 REST health endpoints.
+PROBE_PATHS = {"readinessProbe": "/v2/health/ready", "livenessProbe": "/v2/health/live", "startupProbe": "/v2/health/live"}
 
 
 def check_deployment(gw: Gateway) -> None:
@@ -49,13 +52,49 @@ def check_ports(gw: Gateway) -> None:
         fail(gw.name, f"container port 'grpc' should be {gw.grpc_port} (--grpc-addr)")
     if gw.ports.get("metrics") != gw.metrics_port:
         fail(gw.name, f"container port 'metrics' should be {gw.metrics_port} (--metrics-addr)")
+    if gw.http_addr == "off" or gw.one_port:
+        if "http" in gw.ports:
+            why = "--http-addr=off" if gw.http_addr == "off" else "one-port mode serves REST on the gRPC port"
+            fail(gw.name, f"declares container port 'http' that nothing listens on ({why})")
+    elif gw.http_port is None:
+        fail(gw.name, f"--http-addr {gw.http_addr!r} is not an address with a port, nor off")
+    elif gw.http_port == gw.grpc_port:
+        fail(gw.name, f"--http-addr {gw.http_addr} and --grpc-addr {gw.grpc_addr} share a port but differ: one-port mode needs them equal")
+    elif gw.ports.get("http") != gw.http_port:
+        fail(gw.name, f"container port 'http' should be {gw.http_port} (--http-addr)")
+
+
+def probe_port(gw: Gateway, port: int | str | None) -> int | None:
+    """A probe's port as a number (a name is looked up in the container ports)."""
+    return gw.ports.get(port) if isinstance(port, str) else port
+
+
+def check_http_probe(gw: Gateway, probe: str, get: dict) -> None:
+    """The HTTP variant: httpGet of the KServe v2 health path on the REST port."""
+    if gw.http_port is None:
+        fail(gw.name, f"{probe} is an HTTP probe but REST is off (--http-addr=off)")
+        return
+    if probe_port(gw, get.get("port")) != gw.http_port:
+        fail(gw.name, f"{probe} must probe the HTTP/REST port {gw.http_port} (--http-addr), not {get.get('port')!r}")
+    if get.get("path") != PROBE_PATHS[probe]:
+        fail(gw.name, f"{probe} must GET {PROBE_PATHS[probe]}, not {get.get('path')!r}")
+    if get.get("scheme", "HTTP") != "HTTP":
+        fail(gw.name, f"{probe}: the REST port is plain HTTP, not {get.get('scheme')}")
 
 
 def check_probes(gw: Gateway) -> None:
     for probe, service in PROBE_SERVICES.items():
         p = gw.container.get(probe)
+        handlers = sorted(h for h in ("exec", "grpc", "httpGet", "tcpSocket") if h in (p or {}))
+        if len(handlers) > 1:
+            # e.g. a patch adding httpGet without `grpc: null`: the API server refuses it
+            fail(gw.name, f"{probe} has {len(handlers)} handlers ({', '.join(handlers)}): a probe takes one")
+            continue
+        if p and "httpGet" in p:
+            check_http_probe(gw, probe, p["httpGet"])
+            continue
         if not p or "grpc" not in p:
-            fail(gw.name, f"{probe} must be a gRPC probe (grpc.health.v1)")
+            fail(gw.name, f"{probe} must be a gRPC probe (grpc.health.v1) or an httpGet of {PROBE_PATHS[probe]}")
             continue
         if p["grpc"].get("port") != gw.grpc_port:
             fail(gw.name, f"{probe} must probe the gRPC port {gw.grpc_port}")

@@ -42,6 +42,12 @@ def arg_value(args: list[str], flag: str) -> str | None:
     return None
 
 
+def addr_port(addr: str) -> int | None:
+    """The port of a listen address (``HOST:PORT`` or ``[V6]:PORT``); None if it has none."""
+    port = addr.rsplit(":", 1)[-1] if ":" in addr else ""
+    return int(port) if port.isdigit() else None
+
+
 def pod_templates(objs: list[dict]):
     """(owner, pod spec, pod labels) of every workload."""
     for obj in objs:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .k8s_objects import arg_value, kind_name
-from .settings import GRPC_PORT, METRICS_PORT
+from .k8s_objects import addr_port, arg_value, kind_name
+from .settings import GRPC_PORT, HTTP_PORT, METRICS_PORT
 
 
 @dataclass
@@ -52,6 +52,18 @@ class Gateway:
     ports: dict[str, int]  # container ports by name
     grpc_port: int  # from --grpc-addr, else the default
     metrics_port: int  # from --metrics-addr, else the default
+    http_addr: str  # --http-addr, else the default; "off" = no REST
+    grpc_addr: str  # --grpc-addr, else the default
+
+    @property
+    def one_port(self) -> bool:
+        """--http-addr equal to --grpc-addr: gRPC and REST on the gRPC port."""
+        return self.http_addr == self.grpc_addr
+
+    @property
+    def http_port(self) -> int | None:
+        """The port REST is served on (the gRPC port in one-port mode), None when off."""
+        return None if self.http_addr == "off" else addr_port(self.http_addr)
 
 
 def find_gateways(rendered: Rendered) -> list[dict]:
@@ -66,6 +78,7 @@ def gateway(rendered: Rendered, dep: dict) -> Gateway:
     pod = dep["spec"]["template"]["spec"]
     container = next(c for c in pod["containers"] if c["name"] == "switchyard")
     args = container.get("args", [])
+    grpc_addr = arg_value(args, "--grpc-addr") or f"0.0.0.0:{GRPC_PORT}"
     return Gateway(
         dep=dep,
         name=rendered.name(dep),
@@ -74,6 +87,8 @@ def gateway(rendered: Rendered, dep: dict) -> Gateway:
         container=container,
         args=args,
         ports={p.get("name"): p["containerPort"] for p in container.get("ports", [])},
-        grpc_port=int((arg_value(args, "--grpc-addr") or f"0.0.0.0:{GRPC_PORT}").rsplit(":", 1)[1]),
+        grpc_port=int(grpc_addr.rsplit(":", 1)[1]),
         metrics_port=int((arg_value(args, "--metrics-addr") or f"0.0.0.0:{METRICS_PORT}").rsplit(":", 1)[1]),
+        http_addr=arg_value(args, "--http-addr") or f"0.0.0.0:{HTTP_PORT}",
+        grpc_addr=grpc_addr,
     )

@@ -1,6 +1,7 @@
 """The deployment rules of the README ("Deploying") and docs/OPERATIONS.md, as assertions on
 one kustomization's rendered objects (in this order, so problems list the same
-way on every run)."""
+way on every run). A kustomization of KServe objects (ServingRuntime,
+InferenceService) and no Deployment gets the KServe rules instead."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .gateway_rules import (
     check_replicas,
     check_shutdown,
 )
+from .kserve_rules import check_kserve
 from .mount_rules import check_model_repo, check_routes
 from .pod_rules import check_pods
 from .problems import fail
@@ -23,6 +25,10 @@ from .service_rules import check_disruption_budgets, check_monitors, check_servi
 def check_rules(where: str, objs: list[dict]) -> None:
     rendered = Rendered.of(where, objs)
     check_pods(rendered, objs)
+    if rendered.kind("ServingRuntime") or rendered.kind("InferenceService"):
+        check_kserve(rendered)
+        if not rendered.kind("Deployment"):
+            return
     deployments = find_gateways(rendered)
     if len(deployments) != 1:
         fail(where, f"expected one Deployment with a 'switchyard' container, found {len(deployments)}")

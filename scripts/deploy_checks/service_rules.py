@@ -1,5 +1,6 @@
 """Rules for what exposes and protects the gateway pods: a Service with a gRPC
-port selecting them, a PodDisruptionBudget that still lets nodes drain, and one
+port selecting them, one with the HTTP/REST port when REST has a port of its
+own, a PodDisruptionBudget that still lets nodes drain, and one
 ServiceMonitor that scrapes each pod once at /metrics."""
 
 from __future__ import annotations
@@ -26,6 +27,24 @@ def check_services(rendered: Rendered, gw: Gateway) -> None:
             target = p.get("targetPort", p["port"])
             if isinstance(target, str) and target not in gw.ports:
                 fail(sname, f"targetPort {target!r} is not a container port name")
+    check_http_exposed(rendered, gw, services)
+
+
+def check_http_exposed(rendered: Rendered, gw: Gateway, services: list[dict]) -> None:
+    """REST on a port of its own: a Service port targets it, with appProtocol http."""
+    if gw.http_port is None or gw.one_port:
+        return
+    exposing = []
+    for svc in services:
+        for p in svc["spec"]["ports"]:
+            target = p.get("targetPort", p["port"])
+            if (gw.ports.get(target) if isinstance(target, str) else target) == gw.http_port:
+                exposing.append((svc, p))
+    if not exposing:
+        fail(rendered.where, f"no Service exposes the HTTP/REST container port {gw.http_port} (--http-addr)")
+    for svc, p in exposing:
+        if p.get("appProtocol") != "http":
+            fail(rendered.name(svc), f"port {p.get('name')!r} serves HTTP/REST: set appProtocol: http")
 
 
 def check_disruption_budgets(rendered: Rendered, gw: Gateway) -> None:

@@ -11,6 +11,7 @@ from .fixtures_behaviour import (
     corrupt_bytes,
     fixture_classifier,
     fixture_classifier_b,
+    fixture_fail_fp32,
     fixture_fixed_shape,
     fixture_mlp_small,
     fixture_runtime_error,
@@ -43,6 +44,7 @@ FIXTURES = {
     "classifier_b": fixture_classifier_b,
     "fixed_shape": fixture_fixed_shape,
     "runtime_error": fixture_runtime_error,
+    "fail_fp32": fixture_fail_fp32,
     "mlp_small": fixture_mlp_small,
     "slow_mlp": fixture_slow_mlp,
 }

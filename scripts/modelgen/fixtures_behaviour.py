@@ -135,6 +135,34 @@ def fixture_runtime_error() -> tuple[onnx.ModelProto, CheckFn]:
     return model, check
 
 
+def fixture_fail_fp32() -> tuple[onnx.ModelProto, CheckFn]:
+    model = finish(
+        "fail_fp32",
+        [helper.make_node("Reshape", ["x", "shape"], ["y"])],
+        [tensor("x", TensorProto.FLOAT, ["batch", 4])],
+        [tensor("y", TensorProto.FLOAT, ["rows", 3])],
+        [const("shape", np.array([-1, 3], np.int64))],
+        doc=(
+            "y = Reshape(x, [-1, 3]): identity_fp32's input, but Run() fails unless the "
+            "batch is a multiple of 3 (a canary that fails at run time)."
+        ),
+    )
+
+    def check(sess):
+        import onnxruntime as ort
+
+        quiet = ort.RunOptions()
+        quiet.log_severity_level = 4  # the failure below is expected; don't log it
+        try:
+            sess.run(None, {"x": np.zeros((1, 4), np.float32)}, quiet)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            print(f"    fail_fp32: batch 1 -> {type(exc).__name__} (as intended)")
+        else:
+            raise AssertionError("fail_fp32 did not fail on a batch of 1")
+
+    return model, check
+
+
 def fixture_mlp_small() -> tuple[onnx.ModelProto, CheckFn]:
     sizes = [64, 256, 256, 10]
     weights = mlp_layers(sizes, seed=0)

@@ -1,12 +1,15 @@
 //! `switchyard check`: loads every model the way `serve` would and lists
 //! every problem; exit 0 when the repository would serve without failures.
+//! It also lists the execution providers the ONNX Runtime library offers,
+//! which file configures each model, and the `config.pbtxt` fields that are
+//! set but not honoured (as warnings).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use super::cli::CheckArgs;
 use super::{fail, init_runtime, tokio_runtime};
-use crate::config::RoutesError;
+use crate::config::{ConfigSource, RoutesError};
 use crate::repository::{Loader, ModelState, ReloadOutcome, SETTLE_TIME, Snapshot};
 use crate::routing::Route;
 use crate::tensor::TensorSpec;
@@ -23,7 +26,7 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     if !repo.is_dir() {
         return fail(format!("model repository {} is not a directory", repo.display()));
     }
-    let mut loader = Loader::new(runtime, repo.clone(), args.repository.routes_file());
+    let mut loader = Loader::new(runtime.clone(), repo.clone(), args.repository.routes_file());
     let settled_load = async {
         let give_up = Instant::now() + SETTLE_LIMIT;
         loop {
@@ -39,6 +42,11 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         Err(error) => return fail(format!("cannot scan {}: {error}", repo.display())),
     };
     println!("model repository {}", repo.display());
+    println!(
+        "onnx runtime {}: execution providers {}",
+        runtime.library.display(),
+        runtime.providers.join(", ")
+    );
     let report = Report::of(&outcome);
     report.print(&outcome);
     if report.errors.is_empty() {
@@ -51,6 +59,9 @@ pub fn check(args: &CheckArgs) -> ExitCode {
 /// What `check` found, as lines to print.
 struct Report {
     errors: Vec<String>,
+    /// Settings that are not applied, printed with their model and counted
+    /// with the scan's layout problems.
+    ignored: usize,
     ready_versions: usize,
 }
 
@@ -58,6 +69,7 @@ impl Report {
     fn of(outcome: &ReloadOutcome) -> Self {
         let mut report = Self {
             errors: Vec::new(),
+            ignored: 0,
             ready_versions: 0,
         };
         for (name, state) in &outcome.snapshot.models {
@@ -80,10 +92,22 @@ impl Report {
 
     fn model(&mut self, name: &str, state: &ModelState) {
         println!("model {name}");
+        // A model whose config is invalid has no settings in force to describe.
+        if !state.ready.is_empty() || state.config.source.file.is_some() {
+            self.config_source(&state.config.source);
+        }
         for (version, loaded) in &state.ready {
             self.ready_versions += 1;
+            let providers: Vec<&str> = loaded
+                .settings
+                .session
+                .execution_providers
+                .iter()
+                .map(|p| p.kind.name())
+                .collect();
             println!(
-                "  version {version}: ready; inputs: {}; outputs: {}",
+                "  version {version}: ready; providers: {}; inputs: {}; outputs: {}",
+                providers.join(", "),
                 describe(&loaded.inputs),
                 describe(&loaded.outputs)
             );
@@ -95,6 +119,22 @@ impl Report {
         }
         if state.ready.is_empty() && state.unavailable.is_empty() {
             println!("  no versions");
+        }
+    }
+
+    /// Which file configures the model, and what of it is not applied.
+    fn config_source(&mut self, source: &ConfigSource) {
+        match &source.file {
+            Some(file) => println!("  config: {}", file.display()),
+            None => println!("  config: none (defaults)"),
+        }
+        if let Some(shadowed) = &source.shadowed {
+            println!("  warning: config.yaml wins; {} is not read", shadowed.display());
+            self.ignored += 1;
+        }
+        for field in &source.ignored {
+            println!("  warning: ignored config.pbtxt field {field} (not honoured)");
+            self.ignored += 1;
         }
     }
 
@@ -133,7 +173,7 @@ impl Report {
             outcome.snapshot.models.len(),
             self.ready_versions,
             self.errors.len(),
-            outcome.problems.len()
+            outcome.problems.len() + self.ignored
         );
     }
 }

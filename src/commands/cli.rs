@@ -101,6 +101,11 @@ pub struct ServeArgs {
     /// of that CPU time); 0 = always sleep at once.
     #[arg(long, default_value_t = 300)]
     pub idle_spin_us: u64,
+    /// Directory where rolled-back rollouts are remembered across restarts
+    /// (with the routes file's content hash); without it a restart starts
+    /// every rollout again.
+    #[arg(long, env = "SWITCHYARD_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Keep Triton's per-version statistics (ModelStatistics, GET .../stats);
     /// `false` only to measure what they cost.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -157,6 +162,7 @@ pub struct ServeConfig {
     pub max_connection_age: Option<Duration>,
     pub idle_spin: Duration,
     pub statistics: bool,
+    pub state_dir: Option<PathBuf>,
 }
 
 /// PEM files for TLS.
@@ -224,6 +230,7 @@ impl ServeArgs {
             max_connection_age: (!max_connection_age.is_zero()).then_some(max_connection_age),
             idle_spin: Duration::from_micros(self.idle_spin_us),
             statistics: self.statistics,
+            state_dir: self.state_dir.clone(),
         })
     }
 }

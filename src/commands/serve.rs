@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::cli::{HttpListen, ServeConfig};
 use crate::backend::ort::OnnxRuntime;
 use crate::engine::{Engine, InFlight};
-use crate::frontend::grpc::{GrpcServer, HealthPublisher, TlsSettings};
+use crate::frontend::grpc::{CONNECTION_AGE_GRACE, GrpcServer, HealthPublisher, TlsSettings};
 use crate::frontend::http;
 use crate::model::IdleWait;
 use crate::repository::{Loader, ReloadSettings, SnapshotWriter, WatchTargets, run_reloads, snapshot_cell};
@@ -140,7 +140,8 @@ pub async fn serve(
     };
     let loader = Loader::new(runtime, config.model_repo.clone(), config.routes_file.clone())
         .with_idle_wait(idle_wait)
-        .with_statistics(config.statistics);
+        .with_statistics(config.statistics)
+        .with_state_dir(config.state_dir.clone());
     let reload_task = start_reloads(&config, loader, writer, health.clone(), &stop);
 
     tokio::select! {
@@ -169,18 +170,33 @@ async fn serve_frontends(
     stop: StopSignal,
 ) -> anyhow::Result<()> {
     let rest = http::router(grpc.engine.clone(), grpc.max_message_bytes);
+    let limits = http::ConnectionLimits {
+        max_age: grpc.max_connection_age,
+        age_grace: CONNECTION_AGE_GRACE,
+    };
     if mode == HttpListen::OnePort {
         let service = http::one_port_service(rest, grpc.routes()?);
-        http::serve(grpc_listener, service, stop.stopped()).await;
+        http::serve(grpc_listener, service, limits, stop.stopped()).await;
         return Ok(());
     }
     let rest_server = async {
         if let Some(listener) = http_listener {
-            http::serve(listener, http::rest_service(rest), stop.stopped()).await;
+            http::serve(listener, http::rest_service(rest), limits, stop.stopped()).await;
         }
         Ok(())
     };
-    tokio::try_join!(grpc.serve(grpc_listener, stop.stopped()), rest_server)?;
+    let grpc_server = async {
+        if grpc.tls.is_some() {
+            // TLS stays with tonic's server (its transport also times calls out).
+            return grpc.serve(grpc_listener, stop.stopped()).await;
+        }
+        // Plain text on our own server: nothing but the engine ends a call
+        // for its deadline, so every expired call is answered and counted.
+        let service = http::grpc_service(grpc.routes()?);
+        http::serve(grpc_listener, service, limits, stop.stopped()).await;
+        Ok(())
+    };
+    tokio::try_join!(grpc_server, rest_server)?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::names::is_valid_model_name;
+use super::rollout::{RolloutSpec, validate as validate_rollout};
 use crate::routing::{Route, RouteTable, Shadow, Target};
 
 /// Why a routes file was rejected as a whole.
@@ -56,6 +57,8 @@ struct RouteSpec {
     sticky_header: Option<String>,
     #[serde(default)]
     shadow: Option<ShadowSpec>,
+    #[serde(default)]
+    rollout: Option<RolloutSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,23 +133,29 @@ pub fn parse_routes(text: &str, catalog: &dyn ModelCatalog) -> Result<RouteTable
             }
             check_reference(&mut problem, "shadow", &shadow.model, shadow.version, catalog);
         }
+        let targets: Vec<Target> = spec
+            .targets
+            .into_iter()
+            .map(|t| Target {
+                model: t.model,
+                version: t.version,
+                weight: t.weight,
+            })
+            .collect();
+        let shadow = spec.shadow.map(|s| Shadow {
+            model: s.model,
+            version: s.version,
+            fraction: s.fraction,
+        });
+        let rollout = spec
+            .rollout
+            .and_then(|r| validate_rollout(&r, &targets, shadow.as_ref(), &mut problem));
         let route = Route {
             name: name.clone(),
-            targets: spec
-                .targets
-                .into_iter()
-                .map(|t| Target {
-                    model: t.model,
-                    version: t.version,
-                    weight: t.weight,
-                })
-                .collect(),
+            targets,
             sticky_header: spec.sticky_header,
-            shadow: spec.shadow.map(|s| Shadow {
-                model: s.model,
-                version: s.version,
-                fraction: s.fraction,
-            }),
+            shadow,
+            rollout,
         };
         table.insert(name, Arc::new(route));
     }
@@ -292,6 +301,50 @@ routes:
         );
         let negative = "routes:\n  r:\n    targets: [{model: m, weight: -5}]\n";
         assert!(parse_routes(negative, &Repo).is_err());
+    }
+
+    #[test]
+    fn rollout_block_is_validated_with_the_route() {
+        let contract = "\
+routes:
+  trip:
+    targets:
+      - {model: m, version: 1, weight: 100}
+      - {model: m, version: 2, weight: 0}
+    shadow: {model: m, version: 2, fraction: 1.0}
+    rollout:
+      canary: {model: m, version: 2}
+      steps: [0, 5, 25, 50, 100]
+      interval: 60s
+      min_requests: 200
+      max_error_rate: 0.01
+      max_p99_ratio: 1.5
+      min_argmax_agreement: 0.98
+      max_mean_abs_diff: 0.5
+      failure_limit: 2
+  plain:
+    targets: [{model: other, weight: 1}]
+";
+        let table = parse_routes(contract, &Repo).unwrap();
+        let rollout = table["trip"].rollout.as_ref().unwrap();
+        assert_eq!((rollout.canary, rollout.steps.len()), (1, 5));
+        assert_eq!(table["plain"].rollout, None);
+        // One bad block rejects the whole file, naming the route.
+        let bad = contract.replace("version: 2}\n      steps", "version: 3}\n      steps");
+        let err = parse_routes(&bad, &Repo).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "route 'trip': rollout canary 'm/3' is not one of the route's targets"
+        );
+        // An unknown key in the block is a syntax error with its position.
+        let typo = contract.replace("failure_limit", "failure_limt");
+        let err = parse_routes(&typo, &Repo).unwrap_err();
+        assert!(matches!(err, RoutesError::Syntax(_)), "{err:?}");
+        let err = err.to_string();
+        assert!(
+            err.contains("failure_limt") && err.contains("line 16 column 7"),
+            "{err}"
+        );
     }
 
     #[test]

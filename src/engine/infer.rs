@@ -8,7 +8,7 @@ use super::Engine;
 use super::record::RequestRecord;
 use crate::error::{Code, ServeError};
 use crate::model::ModelVersion;
-use crate::repository::Snapshot;
+use crate::repository::{LiveRollout, Snapshot};
 use crate::routing::{Draw, Route, Target, sticky_key};
 use crate::shadow::MirrorJob;
 use crate::tensor::{InputTensor, OutputTensor};
@@ -98,9 +98,15 @@ impl Engine {
             }
         };
         record.version = Some(version.clone());
+        let rollout = route
+            .as_ref()
+            .and_then(|route| snapshot.rollouts.get(&route.name));
+        if let Some(live) = rollout {
+            record.rollout = Some((live.window.clone(), is_target(&version, &live.canary)));
+        }
         let mirror = route
             .as_ref()
-            .and_then(|route| plan_mirror(&snapshot, route, &request));
+            .and_then(|route| plan_mirror(&snapshot, route, &request, &version, rollout));
         // The snapshot is no longer needed; `version` keeps the model alive.
         drop(snapshot);
         let started = Instant::now();
@@ -119,7 +125,13 @@ impl Engine {
 
 /// Decides whether this request is mirrored (by the shadow's fraction) and
 /// prepares the job; the inputs are reference-counted, so copying is cheap.
-fn plan_mirror(snapshot: &Snapshot, route: &Route, request: &InferRequest) -> Option<MirrorJob> {
+fn plan_mirror(
+    snapshot: &Snapshot,
+    route: &Route,
+    request: &InferRequest,
+    primary: &Arc<ModelVersion>,
+    rollout: Option<&Arc<LiveRollout>>,
+) -> Option<MirrorJob> {
     let shadow = route.shadow.as_ref()?;
     if shadow.fraction < 1.0 && rand::random::<f64>() >= shadow.fraction {
         return None;
@@ -132,6 +144,14 @@ fn plan_mirror(snapshot: &Snapshot, route: &Route, request: &InferRequest) -> Op
     let resolved = snapshot
         .target_version(&target)
         .ok_or_else(|| format!("shadow {} has no ready version", target.label()));
+    // The shadow answered this request itself: comparing it with itself
+    // would only flatter it.
+    if resolved.as_ref().is_ok_and(|shadow| Arc::ptr_eq(shadow, primary)) {
+        return None;
+    }
+    let rollout_window = rollout
+        .filter(|live| live.canary.model == target.model && live.canary.version == target.version)
+        .map(|live| live.window.clone());
     Some(MirrorJob {
         request_id: request.id.clone(),
         route: route.name.clone(),
@@ -143,7 +163,13 @@ fn plan_mirror(snapshot: &Snapshot, route: &Route, request: &InferRequest) -> Op
         shadow_model: shadow.model.clone(),
         shadow_version: target.version_label(),
         inputs: request.inputs.clone(),
+        rollout_window,
     })
+}
+
+/// Whether `version` is what `target` names (its default version when it names none).
+fn is_target(version: &ModelVersion, target: &Target) -> bool {
+    version.key.model == target.model && target.version.is_none_or(|v| v == version.key.version)
 }
 
 /// Sticky when the route has a sticky header and the request carries it,

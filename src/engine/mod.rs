@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use in_flight::InFlight;
 pub use infer::{InferRequest, InferResponse, NoHeaders, RequestHeaders};
-pub use queries::{Health, IndexEntry, IndexState, ModelDescription, ModelMetadata, VersionStatistics};
+pub use queries::{
+    Health, IndexEntry, IndexState, ModelDescription, ModelMetadata, RouteView, VersionStatistics,
+};
 
 use crate::repository::{Snapshot, SnapshotReader};
 use crate::shadow::Mirror;

@@ -63,6 +63,14 @@ pub struct IndexEntry {
     pub reason: String,
 }
 
+/// A route as it is in force: its targets with the weights in force, its
+/// shadow, and its rollout's state if it has one.
+#[derive(Debug, Clone)]
+pub struct RouteView {
+    pub route: Arc<crate::routing::Route>,
+    pub rollout: Option<Arc<crate::repository::LiveRollout>>,
+}
+
 /// One loaded version's statistics.
 #[derive(Debug, Clone)]
 pub struct VersionStatistics {
@@ -72,6 +80,19 @@ pub struct VersionStatistics {
 }
 
 impl Engine {
+    /// Every route in force, by name.
+    pub fn routes(&self) -> Vec<RouteView> {
+        let snapshot = self.snapshot();
+        snapshot
+            .routes
+            .values()
+            .map(|route| RouteView {
+                route: route.clone(),
+                rollout: snapshot.rollouts.get(&route.name).cloned(),
+            })
+            .collect()
+    }
+
     /// Statistics of every loaded version (empty `name`), of a model's
     /// versions (empty `version` = every loaded one), of one version, or of
     /// the versions a route's targets resolve to. Unknown names and versions

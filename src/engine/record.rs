@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::error::Code;
 use crate::model::ModelVersion;
 use crate::routing::Route;
+use crate::routing::rollout::RolloutWindow;
 use crate::telemetry::{metric, requests_counter};
 
 pub struct RequestRecord {
@@ -18,6 +19,8 @@ pub struct RequestRecord {
     pub unresolved_model: String,
     deadline: Option<Instant>,
     code: Option<Code>,
+    /// The route's rollout window, and whether the canary answered.
+    pub rollout: Option<(Arc<RolloutWindow>, bool)>,
 }
 
 impl RequestRecord {
@@ -30,6 +33,7 @@ impl RequestRecord {
             unresolved_model: String::new(),
             deadline,
             code: None,
+            rollout: None,
         }
     }
 
@@ -50,6 +54,10 @@ impl Drop for RequestRecord {
             Code::Cancelled
         });
         let route = self.route.as_ref().map_or("", |r| r.name.as_str());
+        let elapsed = self.started.elapsed();
+        if let Some((window, canary)) = &self.rollout {
+            window.record_request(*canary, code, elapsed);
+        }
         match &self.version {
             Some(version) => version
                 .metrics

@@ -75,7 +75,7 @@ fn run_merged(session: &mut dyn Session, batch: Vec<Job>, all_outputs: &[String]
         let requests: Vec<&[InputTensor]> = batch.iter().map(|job| job.inputs.as_slice()).collect();
         session.run_batch(&requests, all_outputs)
     });
-    metrics.inference.record(started.elapsed().as_secs_f64());
+    metrics.record_run(started.elapsed());
     if let Ok(output) = &result {
         metrics
             .stats

@@ -6,6 +6,7 @@
 //! a model's memory is freed on its session thread, never on an async worker.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::{Sender, TrySendError};
@@ -27,6 +28,7 @@ pub struct Executor {
     capacity: usize,
     model: String,
     version: u64,
+    metrics: Arc<VersionMetrics>,
 }
 
 /// What the session threads of one version share.
@@ -57,17 +59,28 @@ impl Executor {
             priority,
         } = settings;
         let (jobs, receiver) = crossbeam_channel::bounded(capacity);
+        let running = Arc::new(AtomicUsize::new(sessions.len()));
         for (index, session) in sessions.into_iter().enumerate() {
+            let running = running.clone();
             let receiver = receiver.clone();
-            let metrics = metrics.clone();
+            let thread_metrics = metrics.clone();
             let batching = batching.clone();
             let waiter = idle_wait.waiter();
             let priority = priority.clone();
             std::thread::Builder::new()
                 .name(format!("ort-{model}-{version}-{index}"))
-                .spawn(move || match batching {
-                    Some(policy) => batching_loop(session, receiver, waiter, &metrics, policy, &priority),
-                    None => worker_loop(session, receiver, waiter, &metrics, &priority),
+                .spawn(move || {
+                    match batching {
+                        Some(policy) => {
+                            batching_loop(session, receiver, waiter, &thread_metrics, policy, &priority)
+                        }
+                        None => worker_loop(session, receiver, waiter, &thread_metrics, &priority),
+                    }
+                    // The session is gone; the last thread of the version hands
+                    // its memory back to the operating system.
+                    if running.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        release_freed_memory();
+                    }
                 })?;
         }
         Ok(Self {
@@ -75,16 +88,33 @@ impl Executor {
             capacity,
             model: model.to_string(),
             version,
+            metrics,
         })
     }
 
-    /// Queues a run; a full queue is refused at once.
+    /// Requests waiting for a session now.
+    pub fn queued(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Queues a run; a full queue, or one that would keep the request waiting
+    /// past its budget, is refused at once.
     pub async fn run(
         &self,
         inputs: Vec<InputTensor>,
         outputs: Arc<[String]>,
         deadline: Option<Instant>,
     ) -> RunResult {
+        let budget = self.metrics.queue_budget.budget();
+        let expected = self.metrics.queue_budget.expected_wait(self.jobs.len());
+        if expected > budget {
+            return Err(ServeError::QueueTooSlow {
+                model: self.model.clone(),
+                version: self.version,
+                expected_ms: expected.as_millis() as u64,
+                budget_ms: budget.as_millis() as u64,
+            });
+        }
         let (reply, answer) = oneshot::channel();
         let job = Job {
             inputs,
@@ -113,5 +143,18 @@ impl Executor {
                 "session worker ended before answering".into(),
             ))
         })
+    }
+}
+
+/// Returns freed heap memory to the operating system. glibc keeps what a
+/// dropped session freed in its arenas (one per thread that allocated) and
+/// above its trim threshold, so without this resident memory grows with each
+/// reload of a large model; `malloc_trim(0)` releases the free pages of every
+/// arena. Elsewhere (musl, other allocators) there is nothing to do.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

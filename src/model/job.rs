@@ -26,8 +26,9 @@ pub struct Job {
 
 impl Job {
     /// Records the job's queue time and drops it if it should not run: the
-    /// client is gone, or its deadline passed while it waited (answered
-    /// DEADLINE_EXCEEDED). Returns the job when it should run.
+    /// client is gone, its deadline passed while it waited (answered
+    /// DEADLINE_EXCEEDED), or it waited past its queue budget (answered
+    /// RESOURCE_EXHAUSTED). Returns the job when it should run.
     pub fn answer_if_stale(self, metrics: &VersionMetrics) -> Option<Self> {
         if self.reply.is_closed() {
             return None;
@@ -35,8 +36,17 @@ impl Job {
         let waited = self.enqueued.elapsed();
         metrics.queue.record(waited.as_secs_f64());
         metrics.stats.record_queue(waited);
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+        let now = Instant::now();
+        if self.deadline.is_some_and(|d| now >= d) {
             let _ = self.reply.send(Err(ServeError::DeadlineExceeded));
+            return None;
+        }
+        // The budget as it is now: it includes the run that just ended, which
+        // a request enqueued before any run was timed could not know.
+        if waited > metrics.queue_budget.budget() {
+            let _ = self.reply.send(Err(ServeError::QueueBudget {
+                waited_ms: waited.as_millis() as u64,
+            }));
             return None;
         }
         Some(self)
@@ -67,7 +77,7 @@ pub fn guarded<T>(run: impl FnOnce() -> Result<T, ServeError>) -> Result<T, Serv
 pub fn run_alone(session: &mut dyn crate::backend::Session, job: Job, metrics: &VersionMetrics) {
     let started = Instant::now();
     let result = guarded(|| session.run(&job.inputs, &job.outputs));
-    metrics.inference.record(started.elapsed().as_secs_f64());
+    metrics.record_run(started.elapsed());
     if let Ok(output) = &result {
         metrics.stats.record_execution(1, job.rows(), &output.timings);
     }

@@ -171,3 +171,43 @@ fn a_backend_load_failure_carries_the_backends_message() {
     let error = ModelVersion::load(&backend, key, &path, &ok, &IdleWait::default()).unwrap_err();
     assert_eq!(error.to_string(), "no such op");
 }
+
+#[tokio::test]
+async fn a_request_that_would_wait_past_its_queue_budget_is_refused() {
+    let backend = FakeBackend::default();
+    let settings = VersionSettings {
+        queue_budget: Some(Duration::from_millis(50)),
+        ..no_warmup()
+    };
+    let version = Arc::new(load(&backend, "delay_ms 120", settings));
+    let send = |version: &Arc<ModelVersion>| {
+        let version = version.clone();
+        tokio::spawn(async move { run(&version, &[0.0, 0.0], None).await })
+    };
+    // No run time known yet: the second request is admitted, then refused
+    // when it has waited past its budget behind the first.
+    let (first, second) = (send(&version), send(&version));
+    assert!(first.await.unwrap().is_ok());
+    let refused = second.await.unwrap().unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert!(refused.to_string().contains("queue budget"), "{refused}");
+    // Now a run is known to take ~120 ms: with one request queued ahead, the
+    // next is refused at once.
+    let running = send(&version);
+    while backend.runs.load(Ordering::SeqCst) < 2 {
+        tokio::task::yield_now().await;
+    }
+    let queued = send(&version);
+    while version.queued() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let started = Instant::now();
+    let at_once = run(&version, &[0.0, 0.0], None).await.unwrap_err();
+    assert!(at_once.to_string().contains("queue ahead"), "{at_once}");
+    assert_eq!(at_once.code(), Code::ResourceExhausted);
+    assert!(
+        started.elapsed() < Duration::from_millis(120),
+        "refused without waiting"
+    );
+    let _ = (running.await, queued.await);
+}

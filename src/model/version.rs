@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::batching::BatchPolicy;
 use super::executor::{Executor, ExecutorSettings};
 use super::idle_wait::IdleWait;
 use super::job::RunResult;
 use super::priority::PriorityRequest;
+use super::queue_budget::QueueBudget;
 use super::stats::VersionStats;
 use super::version_metrics::VersionMetrics;
 use crate::backend::{Backend, BackendError, Session, SessionSettings};
@@ -42,6 +43,9 @@ pub struct VersionSettings {
     pub batching: Option<BatchPolicy>,
     /// Requests that may wait for a free session before RESOURCE_EXHAUSTED.
     pub max_queue_size: usize,
+    /// Longest a request may wait for a session before it is refused with
+    /// RESOURCE_EXHAUSTED; `None` = the default budget (see `model::queue_budget`).
+    pub queue_budget: Option<Duration>,
     /// Keep Triton's statistics (`--statistics`).
     pub statistics: bool,
 }
@@ -55,6 +59,7 @@ impl Default for VersionSettings {
             max_batch_size: 0,
             batching: None,
             max_queue_size: 128,
+            queue_budget: None,
             statistics: true,
         }
     }
@@ -131,7 +136,8 @@ impl ModelVersion {
         }
         let version_label = key.version.to_string();
         let stats = VersionStats::new(settings.max_batch_size, settings.statistics);
-        let metrics = Arc::new(VersionMetrics::new(&key.model, &version_label, stats));
+        let budget = QueueBudget::new(settings.queue_budget, settings.instances);
+        let metrics = Arc::new(VersionMetrics::new(&key.model, &version_label, stats, budget));
         let priority = Arc::new(PriorityRequest::default());
         let executor = Executor::start(
             sessions,
@@ -168,6 +174,11 @@ impl ModelVersion {
     /// The declared output called `name`.
     pub fn output(&self, name: &str) -> Option<&TensorSpec> {
         self.outputs.iter().find(|spec| spec.name == name)
+    }
+
+    /// Requests waiting for a session now.
+    pub fn queued(&self) -> usize {
+        self.executor.queued()
     }
 
     /// Runs validated inputs; `outputs` lists the names to return, in order.

@@ -1,7 +1,11 @@
-//! Each model's `config.yaml` as the loader tracks it: a broken edit never
-//! replaces a working config, and each break is logged and counted once.
+//! Each model's configuration file (`config.yaml` or Triton's
+//! `config.pbtxt`) as the loader tracks it: a broken edit never replaces a
+//! working config, each break is logged and counted once, and what a new
+//! config leaves unread (fields not honoured, a `config.pbtxt` behind a
+//! `config.yaml`) is logged once when it takes effect.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use super::scan::{CONFIG_FILE, ModelOnDisk};
 use crate::config::{ConfigFileError, ModelConfig};
@@ -21,18 +25,24 @@ impl ConfigState {
     pub fn effective(&mut self, name: &str, on_disk: &ModelOnDisk) -> Result<ModelConfig, ConfigFileError> {
         match &on_disk.config {
             Ok(config) => {
+                let file = config_file(on_disk, config);
                 let recovered = self.errors.remove(name).is_some();
-                let changed = self.good.get(name).is_some_and(|old| old != config);
+                let previous = self.good.get(name);
+                let changed = previous.is_some_and(|old| old != config);
                 if recovered || changed {
-                    count_reload(on_disk, "ok");
+                    count_reload(&file, "ok");
+                }
+                if previous != Some(config) {
+                    log_unread(name, &file, config);
                 }
                 self.good.insert(name.to_string(), config.clone());
                 Ok(config.clone())
             }
             Err(error) => {
                 if self.errors.get(name) != Some(error) {
-                    tracing::error!(model = name, %error, "invalid config.yaml; keeping the previous settings");
-                    count_reload(on_disk, "failure");
+                    let file_name = error.path.file_name().unwrap_or_default().to_string_lossy();
+                    tracing::error!(model = name, %error, "invalid {file_name}; keeping the previous settings");
+                    count_reload(&error.path, "failure");
                     self.errors.insert(name.to_string(), error.clone());
                 }
                 self.good.get(name).cloned().ok_or_else(|| error.clone())
@@ -47,7 +57,31 @@ impl ConfigState {
     }
 }
 
-fn count_reload(on_disk: &ModelOnDisk, outcome: &'static str) {
-    let file = on_disk.dir.join(CONFIG_FILE).display().to_string();
+/// The file a config was read from; `config.yaml` when there is none (the
+/// file that would be read).
+fn config_file(on_disk: &ModelOnDisk, config: &ModelConfig) -> PathBuf {
+    config
+        .source
+        .file
+        .clone()
+        .unwrap_or_else(|| on_disk.dir.join(CONFIG_FILE))
+}
+
+/// Logs, once per config that takes effect, what its files say that is not
+/// applied.
+fn log_unread(model: &str, file: &Path, config: &ModelConfig) {
+    let file = file.display();
+    if let Some(shadowed) = &config.source.shadowed {
+        tracing::info!(model, %file, ignored_file = %shadowed.display(),
+            "config.yaml and config.pbtxt both present; config.yaml wins, config.pbtxt is not read");
+    }
+    if !config.source.ignored.is_empty() {
+        tracing::warn!(model, %file, fields = %config.source.ignored.join(", "),
+            "config.pbtxt fields set but not honoured; ignored");
+    }
+}
+
+fn count_reload(file: &Path, outcome: &'static str) {
+    let file = file.display().to_string();
     metrics::counter!(metric::CONFIG_RELOADS, "file" => file, "outcome" => outcome).increment(1);
 }

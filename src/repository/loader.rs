@@ -6,12 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::changes::Changes;
 use super::clock::{Clock, SystemClock};
 use super::config_state::ConfigState;
-use super::routes_state::RoutesState;
-use super::scan::{FileStamp, ModelOnDisk, RepositoryScan, VersionOnDisk, scan};
+use super::rollouts::RolloutController;
+use super::routes_state::{RoutesState, publish_route_weights};
+use super::scan::{FileStamp, ModelOnDisk, VersionOnDisk};
 use super::snapshot::{ModelState, Snapshot, Unavailable};
 use crate::backend::Backend;
 use crate::config::{ModelCatalog, ModelConfig, RoutesError, VersionPolicy};
@@ -42,6 +44,8 @@ pub struct ReloadOutcome {
     pub snapshot: Snapshot,
     /// Some file was still changing: reload again after [`SETTLE_TIME`].
     pub unsettled: bool,
+    /// The models with files still changing.
+    pub unsettled_models: BTreeSet<String>,
     /// Layout problems found by the scan.
     pub problems: Vec<String>,
     /// Why the routes file was rejected, if it was (the previous routes stay).
@@ -61,6 +65,16 @@ pub struct Loader {
     failed: HashMap<VersionKey, Failed>,
     configs: ConfigState,
     routes: RoutesState,
+    /// The repository as last scanned (a partial reload rescans only the
+    /// models that changed), its layout problems as of the last full scan,
+    /// the model states last published and the versions routes pinned then.
+    scanned: BTreeMap<String, ModelOnDisk>,
+    problems: Vec<String>,
+    states: BTreeMap<String, ModelState>,
+    pins: HashMap<String, BTreeSet<u64>>,
+    rollouts: RolloutController,
+    /// The routes last published (the rollouts' weights applied).
+    in_force: Arc<RouteTable>,
 }
 
 /// What became of one wanted version in this reload.
@@ -83,7 +97,50 @@ impl Loader {
             loaded: HashMap::new(),
             failed: HashMap::new(),
             configs: ConfigState::default(),
+            scanned: BTreeMap::new(),
+            problems: Vec::new(),
+            states: BTreeMap::new(),
+            pins: HashMap::new(),
+            rollouts: RolloutController::default(),
+            in_force: Arc::new(RouteTable::new()),
         }
+    }
+
+    /// Where rolled-back rollouts are remembered across restarts.
+    pub fn with_state_dir(mut self, state_dir: Option<PathBuf>) -> Self {
+        self.rollouts = RolloutController::new(state_dir);
+        self
+    }
+
+    /// Checks the rollouts that are due; a new snapshot (models as in
+    /// `current`, routes as the rollouts now want them) when anything changed.
+    pub fn check_rollouts(&mut self, now: Instant, current: &Snapshot) -> Option<Snapshot> {
+        if self.rollouts.is_empty() {
+            return None;
+        }
+        let before: Vec<_> = self.rollouts.live().values().map(|l| l.state).collect();
+        self.rollouts.check(now);
+        let live = self.rollouts.live();
+        if live.values().map(|l| l.state).eq(before) {
+            return None;
+        }
+        let routes = self.routes_in_force(&self.routes.configured());
+        Some(Snapshot {
+            models: current.models.clone(),
+            routes,
+            rollouts: live,
+            initial_load_done: current.initial_load_done,
+        })
+    }
+
+    /// The configured routes with the rollouts' weights; publishes the weights.
+    fn routes_in_force(&mut self, configured: &RouteTable) -> Arc<RouteTable> {
+        let effective = Arc::new(self.rollouts.effective(configured));
+        if *effective != *self.in_force {
+            publish_route_weights(&self.in_force, &effective);
+            self.in_force = effective.clone();
+        }
+        effective
     }
 
     /// Sets how the session threads of versions loaded from now on wait for
@@ -105,40 +162,68 @@ impl Loader {
         self
     }
 
-    /// Scans the repository and builds the next snapshot, loading what changed.
+    /// Scans the whole repository and builds the next snapshot, loading what changed.
     pub async fn reload(&mut self) -> std::io::Result<ReloadOutcome> {
-        let root = self.root.clone();
-        let routes_path = self.routes.path();
-        let (scan, routes_text) = tokio::task::spawn_blocking(move || {
-            let scan = scan(&root, Some(&routes_path));
-            let routes_text = std::fs::read_to_string(&routes_path);
-            scan.map(|scan| (scan, routes_text))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        let RepositoryScan { models, problems } = scan;
+        self.reload_changes(&Changes::everything()).await
+    }
 
+    /// Builds the next snapshot after `changes`: only the models named there
+    /// are scanned again (all with "everything"); the others keep their
+    /// state unless the routes now pin other versions of them.
+    pub async fn reload_changes(&mut self, changes: &Changes) -> std::io::Result<ReloadOutcome> {
+        let routes_path = self.routes.path();
+        let routes_text = super::rescan::rescan(
+            &self.root,
+            &routes_path,
+            changes,
+            &mut self.scanned,
+            &mut self.problems,
+        )
+        .await?;
         // Routes first: the versions they name stay loaded whatever the policy.
-        let routes = self.routes.reload(routes_text, &Catalog(&models));
-        let pinned = pinned_versions(&routes);
-        let mut unsettled = false;
-        let mut states = BTreeMap::new();
-        for (name, on_disk) in &models {
-            let pins = pinned.get(name.as_str()).cloned().unwrap_or_default();
-            let (state, model_unsettled) = self.reload_model(name, on_disk, &pins).await;
-            unsettled |= model_unsettled;
-            states.insert(name.clone(), state);
+        let (configured, routes_changed) = self.routes.reload(routes_text, &Catalog(&self.scanned));
+        if routes_changed {
+            self.rollouts
+                .reset(&configured, self.routes.text(), Instant::now());
         }
-        self.forget_missing(&states);
+        let routes = self.routes_in_force(&configured);
+        let pinned = pinned_versions(&configured);
+        let mut unsettled_models = BTreeSet::new();
+        let mut touched = BTreeSet::new();
+        let mut states = BTreeMap::new();
+        let names: Vec<String> = self.scanned.keys().cloned().collect();
+        for name in names {
+            let pins = pinned.get(name.as_str()).cloned().unwrap_or_default();
+            let unchanged = !changes.is_everything() && !changes.models().contains(&name);
+            if unchanged
+                && self.pins.get(&name) == Some(&pins)
+                && let Some(state) = self.states.get(&name)
+            {
+                states.insert(name, state.clone());
+                continue;
+            }
+            let on_disk = self.scanned[&name].clone();
+            let (state, model_unsettled) = self.reload_model(&name, &on_disk, &pins).await;
+            if model_unsettled {
+                unsettled_models.insert(name.clone());
+            }
+            self.pins.insert(name.clone(), pins);
+            touched.insert(name.clone());
+            states.insert(name, state);
+        }
+        self.forget_missing(&states, &touched);
         super::priorities::apply(&states, &routes);
+        self.states = states.clone();
         Ok(ReloadOutcome {
             snapshot: Snapshot {
                 models: states,
                 routes,
+                rollouts: self.rollouts.live(),
                 initial_load_done: true,
             },
-            unsettled,
-            problems,
+            unsettled: !unsettled_models.is_empty(),
+            unsettled_models,
+            problems: self.problems.clone(),
             routes_error: self.routes.rejected().cloned(),
         })
     }
@@ -328,8 +413,9 @@ impl Loader {
     }
 
     /// Drops bookkeeping for versions that left the snapshot, so their memory
-    /// is freed once their last request ends, and publishes readiness gauges.
-    fn forget_missing(&mut self, states: &BTreeMap<String, ModelState>) {
+    /// is freed once their last request ends, and publishes the readiness
+    /// gauges of the models reloaded (`touched`).
+    fn forget_missing(&mut self, states: &BTreeMap<String, ModelState>, touched: &BTreeSet<String>) {
         self.loaded.retain(|key, loaded| {
             let keep = states
                 .get(&key.model)
@@ -346,7 +432,7 @@ impl Loader {
                 s.unavailable.contains_key(&key.version) || s.ready.contains_key(&key.version)
             })
         });
-        for (model, state) in states {
+        for (model, state) in states.iter().filter(|(name, _)| touched.contains(*name)) {
             for &version in state.ready.keys() {
                 set_ready_gauge(model, version, 1.0);
             }
@@ -355,6 +441,7 @@ impl Loader {
             }
         }
         self.configs.retain(|model| states.contains_key(model));
+        self.pins.retain(|model, _| states.contains_key(model));
     }
 }
 

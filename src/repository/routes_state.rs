@@ -17,6 +17,8 @@ pub struct RoutesState {
     /// The last text read (or error), so each change is logged once.
     seen: Option<Result<String, RoutesError>>,
     rejected: Option<RoutesError>,
+    /// The text the routes in force were parsed from.
+    text: String,
 }
 
 impl RoutesState {
@@ -27,6 +29,7 @@ impl RoutesState {
             in_force: Arc::new(RouteTable::new()),
             seen: None,
             rejected: None,
+            text: String::new(),
         }
     }
 
@@ -42,9 +45,24 @@ impl RoutesState {
         self.rejected.as_ref()
     }
 
+    /// The routes in force, as configured.
+    pub fn configured(&self) -> Arc<RouteTable> {
+        self.in_force.clone()
+    }
+
+    /// The text of the routes in force (empty without a file).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Applies the file's text if it parses and validates; otherwise the
     /// routes in force stay, and the error is logged and counted once.
-    pub fn reload(&mut self, text: std::io::Result<String>, catalog: &dyn ModelCatalog) -> Arc<RouteTable> {
+    /// Returns the routes in force and whether they changed.
+    pub fn reload(
+        &mut self,
+        text: std::io::Result<String>,
+        catalog: &dyn ModelCatalog,
+    ) -> (Arc<RouteTable>, bool) {
         let parsed = match text {
             Ok(text) => parse_routes(&text, catalog).map(|table| (text, table)),
             // Without --routes, a repository without routes.yaml simply has no routes.
@@ -60,14 +78,16 @@ impl RoutesState {
         let changed = self.seen.as_ref() != Some(&seen);
         self.seen = Some(seen);
         let file = self.path().display().to_string();
+        let mut applied = false;
         match parsed {
-            Ok((_, table)) => {
+            Ok((text, table)) => {
                 if changed && (*self.in_force != table || !table.is_empty()) {
                     tracing::info!(file = %file, routes = table.len(), "routes loaded");
                     metrics::counter!(metric::CONFIG_RELOADS, "file" => file, "outcome" => "ok").increment(1);
-                    publish_route_weights(&self.in_force, &table);
                 }
+                applied = changed && text != self.text;
                 self.in_force = Arc::new(table);
+                self.text = text;
                 self.rejected = None;
             }
             Err(error) => {
@@ -79,12 +99,12 @@ impl RoutesState {
                 self.rejected = Some(error);
             }
         }
-        self.in_force.clone()
+        (self.in_force.clone(), applied)
     }
 }
 
 /// Sets `switchyard_route_weight` for the new table; targets that left are set to 0.
-fn publish_route_weights(old: &RouteTable, new: &RouteTable) {
+pub fn publish_route_weights(old: &RouteTable, new: &RouteTable) {
     let gauge = |route: &str, target: &Target| {
         metrics::gauge!(metric::ROUTE_WEIGHT, "route" => route.to_string(),
             "model" => target.model.clone(), "version" => target.version_label())

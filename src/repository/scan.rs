@@ -1,20 +1,23 @@
 //! Reads the model repository layout from disk. Pure file-system work, no
 //! ONNX Runtime: `<repo>/<model>/<version>/model.onnx` plus an optional
-//! `<repo>/<model>/config.yaml`. Entries starting with `.` are ignored (so
-//! uploads can be staged as `.3.tmp`); anything else that does not fit is
-//! reported, never fatal.
+//! `<repo>/<model>/config.yaml` or Triton `config.pbtxt` (whose
+//! `default_model_filename` names the model file instead of `model.onnx`).
+//! Entries starting with `.` are ignored (so uploads can be staged as
+//! `.3.tmp`); anything else that does not fit is reported, never fatal.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::config::{ConfigFileError, ModelConfig, is_valid_model_name};
+use crate::config::{
+    CONFIG_PBTXT, CONFIG_YAML, ConfigFileError, ModelConfig, is_valid_model_name, model_file_hint,
+};
 
-/// File name of a version's model.
-pub const MODEL_FILE: &str = "model.onnx";
+/// File name of a version's model unless the config names another.
+pub const MODEL_FILE: &str = crate::config::DEFAULT_MODEL_FILE;
 /// File name of a model's settings.
-pub const CONFIG_FILE: &str = "config.yaml";
+pub const CONFIG_FILE: &str = CONFIG_YAML;
 
 /// Identity of a file's content as far as the file system tells: replacing a
 /// file by rename changes the inode, writing it in place changes size or mtime.
@@ -48,7 +51,8 @@ pub struct VersionOnDisk {
 #[derive(Debug, Clone)]
 pub struct ModelOnDisk {
     pub dir: PathBuf,
-    /// The parsed `config.yaml` (defaults when absent) or why it is invalid.
+    /// The parsed `config.yaml` or `config.pbtxt` (defaults when neither
+    /// exists) or why it is invalid.
     pub config: Result<ModelConfig, ConfigFileError>,
     pub versions: BTreeMap<u64, VersionOnDisk>,
 }
@@ -99,8 +103,14 @@ pub fn scan(root: &Path, routes_file: Option<&Path>) -> std::io::Result<Reposito
     Ok(result)
 }
 
-fn scan_model(dir: &Path, problems: &mut Vec<String>) -> ModelOnDisk {
-    let config = ModelConfig::load(&dir.join(CONFIG_FILE));
+pub fn scan_model(dir: &Path, problems: &mut Vec<String>) -> ModelOnDisk {
+    let config = ModelConfig::load_dir(dir);
+    // A broken config keeps the previous settings in force (config_state),
+    // so its versions must still be found: take the model file it names.
+    let model_file_name = match &config {
+        Ok(config) => config.model_file_name().to_string(),
+        Err(error) => model_file_hint(&error.path).unwrap_or_else(|| MODEL_FILE.to_string()),
+    };
     let mut versions = BTreeMap::new();
     let entries = match sorted_entries(dir) {
         Ok(entries) => entries,
@@ -111,18 +121,21 @@ fn scan_model(dir: &Path, problems: &mut Vec<String>) -> ModelOnDisk {
     };
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == CONFIG_FILE {
+        if name.starts_with('.') || name == CONFIG_YAML || name == CONFIG_PBTXT {
             continue;
         }
         let path = entry.path();
         match parse_version(&name) {
             Some(version) if path.is_dir() => {
-                let model_file = path.join(MODEL_FILE);
+                let model_file = path.join(&model_file_name);
                 match FileStamp::of(&model_file) {
                     Some(stamp) => {
                         versions.insert(version, VersionOnDisk { model_file, stamp });
                     }
-                    None => problems.push(format!("{}: no {MODEL_FILE}, version ignored", path.display())),
+                    None => problems.push(format!(
+                        "{}: no {model_file_name}, version ignored",
+                        path.display()
+                    )),
                 }
             }
             _ => problems.push(format!(
@@ -192,6 +205,43 @@ mod tests {
         assert!(problems.contains("stray.txt"), "{problems}");
         assert!(!problems.contains("routes.yaml"), "{problems}");
         assert!(!problems.contains(".staging"), "{problems}");
+    }
+
+    #[test]
+    fn triton_config_names_the_model_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(&root.join("m/1/net.onnx"), b"x");
+        touch(&root.join("m/2/model.onnx"), b"x");
+        touch(
+            &root.join("m/config.pbtxt"),
+            b"default_model_filename: \"net.onnx\"\n",
+        );
+        let scan = scan(root, None).unwrap();
+        let m = &scan.models["m"];
+        assert_eq!(m.versions.keys().copied().collect::<Vec<_>>(), vec![1]);
+        assert!(m.versions[&1].model_file.ends_with("1/net.onnx"));
+        assert!(
+            !scan.problems.join("\n").contains("config.pbtxt"),
+            "{:?}",
+            scan.problems
+        );
+        assert!(
+            scan.problems.join("\n").contains("no net.onnx"),
+            "{:?}",
+            scan.problems
+        );
+        // A broken edit still finds the versions by the file it names.
+        touch(
+            &root.join("m/config.pbtxt"),
+            b"default_model_filename: \"net.onnx\"\nbogus: 1\n",
+        );
+        let scan = super::scan(root, None).unwrap();
+        assert!(scan.models["m"].config.is_err());
+        assert_eq!(
+            scan.models["m"].versions.keys().copied().collect::<Vec<_>>(),
+            vec![1]
+        );
     }
 
     #[test]

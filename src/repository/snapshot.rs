@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use super::rollouts::LiveRollout;
 use crate::config::{ConfigFileError, ModelConfig};
 use crate::error::ServeError;
 use crate::model::{LoadError, ModelVersion};
@@ -45,8 +46,11 @@ impl ModelState {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub models: BTreeMap<String, ModelState>,
-    /// Routes in force, swapped together with the models they name.
+    /// Routes in force, swapped together with the models they name (with
+    /// any rollout's weights applied).
     pub routes: Arc<RouteTable>,
+    /// The routes under automatic rollout, by route name.
+    pub rollouts: BTreeMap<String, Arc<LiveRollout>>,
     /// The first scan has finished loading what it could.
     pub initial_load_done: bool,
 }

@@ -267,3 +267,34 @@ async fn only_a_version_that_only_mirrors_runs_in_the_background() {
         "3 is the default version, 2 a target"
     );
 }
+
+#[tokio::test]
+async fn a_partial_reload_rescans_only_the_models_named() {
+    let backend = Arc::new(FakeBackend::default());
+    let repo = tempfile::tempdir().unwrap();
+    write_model(repo.path(), "a", 1, "scale 1");
+    write_model(repo.path(), "b", 1, "scale 1");
+    let mut loader = loader(&backend, repo.path());
+    let first = loader.reload().await.unwrap().snapshot;
+    let b_before = first.models["b"].ready[&1].clone();
+    // Both change on disk, but only `a` is reported changed.
+    write_model(repo.path(), "a", 2, "scale 2");
+    write_model(repo.path(), "b", 1, "scale 3\n");
+    let mut changes = super::Changes::default();
+    changes.add_model("a");
+    let partial = loader.reload_changes(&changes).await.unwrap().snapshot;
+    assert_eq!(ready_versions(&partial, "a"), vec![2]);
+    assert!(
+        Arc::ptr_eq(&partial.models["b"].ready[&1], &b_before),
+        "b was not looked at"
+    );
+    // A model that disappeared is dropped by a partial reload too.
+    std::fs::remove_dir_all(repo.path().join("a")).unwrap();
+    let gone = loader.reload_changes(&changes).await.unwrap().snapshot;
+    assert!(!gone.models.contains_key("a"));
+    let full = loader.reload().await.unwrap().snapshot;
+    assert!(
+        !Arc::ptr_eq(&full.models["b"].ready[&1], &b_before),
+        "a full rescan sees b's change"
+    );
+}

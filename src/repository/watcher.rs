@@ -8,12 +8,16 @@
 //! rebuilt when they point elsewhere; a watcher that reports an error is
 //! rebuilt too, and every rebuild forces a rescan.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use notify::event::{EventKind, MetadataKind, ModifyKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
+
+use super::changes::{ChangeRoots, Changes};
 
 /// How often the watched paths are resolved again to notice symlink swaps.
 const RESOLVE_INTERVAL: Duration = Duration::from_secs(2);
@@ -31,19 +35,46 @@ pub struct WatchTargets {
 }
 
 impl WatchTargets {
-    fn resolved(&self) -> Vec<Option<PathBuf>> {
-        let mut paths = vec![std::fs::canonicalize(&self.repository).ok()];
+    /// Where the watched paths lead now, and which inode they are: a
+    /// directory removed and created again under the same name is another
+    /// inode, and the old watch on it is dead.
+    fn resolved(&self) -> Vec<Option<(PathBuf, u64)>> {
+        let resolve = |path: &Path| {
+            let real = std::fs::canonicalize(path).ok()?;
+            let inode = std::fs::metadata(&real).ok()?.ino();
+            Some((real, inode))
+        };
+        let mut paths = vec![resolve(&self.repository)];
         if let Some(routes) = &self.routes_file {
-            paths.push(std::fs::canonicalize(routes).ok());
+            paths.push(resolve(routes));
         }
         paths
     }
 }
 
-/// Watches `targets` until `changes` is closed, sending one `()` per burst
-/// of relevant events (the channel should have capacity 1: a full channel
-/// already means "rescan").
-pub async fn watch(targets: WatchTargets, changes: mpsc::Sender<()>) {
+/// Where the watcher leaves what changed, and how it wakes the reload loop.
+#[derive(Debug, Clone)]
+pub struct ChangeSink {
+    /// Changes not yet taken by the reload loop.
+    pub pending: Arc<Mutex<Changes>>,
+    /// One `()` per burst (capacity 1: a full channel already means "reload").
+    pub wake: mpsc::Sender<()>,
+}
+
+impl ChangeSink {
+    /// Records `change` and wakes the reload loop; `false` once it is gone.
+    fn note(&self, change: impl FnOnce(&mut Changes)) -> bool {
+        if let Ok(mut pending) = self.pending.lock() {
+            change(&mut pending);
+        }
+        self.wake.try_send(()).is_ok() || !self.wake.is_closed()
+    }
+}
+
+/// Watches `targets` until the reload loop is gone, noting each relevant
+/// event's paths in `sink`; a rebuilt watcher notes "everything".
+pub async fn watch(targets: WatchTargets, sink: ChangeSink) {
+    let roots = ChangeRoots::new(&targets.repository, targets.routes_file.as_deref());
     loop {
         let (raw_tx, mut raw_rx) = mpsc::unbounded_channel();
         let watcher = match start_watcher(&targets, raw_tx) {
@@ -60,8 +91,8 @@ pub async fn watch(targets: WatchTargets, changes: mpsc::Sender<()>) {
         loop {
             tokio::select! {
                 event = raw_rx.recv() => match event {
-                    Some(Ok(kind)) => {
-                        if is_relevant(&kind) && changes.try_send(()).is_err() && changes.is_closed() {
+                    Some(Ok(event)) => {
+                        if is_relevant(&event.kind) && !sink.note(|c| note_paths(c, &event.paths, &roots)) {
                             return;
                         }
                     }
@@ -72,29 +103,38 @@ pub async fn watch(targets: WatchTargets, changes: mpsc::Sender<()>) {
                     None => break,
                 },
                 _ = resolve_tick.tick() => {
-                    if changes.is_closed() {
+                    if sink.wake.is_closed() {
                         return;
                     }
                     if targets.resolved() != resolved {
-                        tracing::info!("watched paths now resolve elsewhere (symlink swap); re-watching");
+                        tracing::info!("watched paths now resolve elsewhere (symlink swap, directory replaced); re-watching");
                         break;
                     }
                 }
             }
         }
         drop(watcher);
-        if changes.try_send(()).is_err() && changes.is_closed() {
+        if !sink.note(|c| c.merge(Changes::everything())) {
             return;
         }
     }
 }
 
+fn note_paths(changes: &mut Changes, paths: &[PathBuf], roots: &ChangeRoots) {
+    if paths.is_empty() {
+        changes.merge(Changes::everything());
+    }
+    for path in paths {
+        changes.add_path(path, roots);
+    }
+}
+
 fn start_watcher(
     targets: &WatchTargets,
-    events: mpsc::UnboundedSender<notify::Result<EventKind>>,
+    events: mpsc::UnboundedSender<notify::Result<notify::Event>>,
 ) -> notify::Result<RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let _ = events.send(event.map(|e| e.kind));
+        let _ = events.send(event);
     })?;
     watcher.watch(&targets.repository, RecursiveMode::Recursive)?;
     if let Some(dir) = targets.routes_file.as_deref().and_then(Path::parent) {
@@ -144,7 +184,11 @@ mod tests {
             repository: dir.path().to_path_buf(),
             routes_file: None,
         };
-        let task = tokio::spawn(watch(targets, tx));
+        let sink = ChangeSink {
+            pending: Arc::default(),
+            wake: tx,
+        };
+        let task = tokio::spawn(watch(targets, sink.clone()));
         // Reading the repository must not count; wait for the watcher to be
         // in place by creating entries until one is reported.
         let mut reported = false;
@@ -159,6 +203,8 @@ mod tests {
             }
         }
         assert!(reported, "creating a directory was never reported");
+        let pending = sink.pending.lock().unwrap().clone();
+        assert!(pending.models().contains("m"), "{pending:?}");
         task.abort();
     }
 }

@@ -2,11 +2,13 @@
 //! which targets are ready, and a draw (a uniform random number, or a hash of
 //! the sticky header's value), so it can be tested with seeded draws.
 
+pub mod rollout;
 mod sticky;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use rollout::Rollout;
 pub use sticky::{StickyKey, sticky_key};
 
 /// All routes, by the name clients send as `model_name`.
@@ -54,6 +56,9 @@ pub struct Route {
     /// caller on one target.
     pub sticky_header: Option<String>,
     pub shadow: Option<Shadow>,
+    /// Automatic rollout of one of the targets; the weights above are then
+    /// the configured ones, and `rollout::RolloutState` gives those in force.
+    pub rollout: Option<Rollout>,
 }
 
 /// How a target is chosen for one request.
@@ -119,6 +124,7 @@ mod tests {
                 .collect(),
             sticky_header: None,
             shadow: None,
+            rollout: None,
         }
     }
 

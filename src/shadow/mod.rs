@@ -16,7 +16,9 @@ use tokio::sync::{Semaphore, mpsc};
 pub use compare::{Comparison, compare};
 pub use log_file::ShadowLog;
 
-use crate::model::{ModelVersion, set_current_thread_background};
+use crate::error::Code;
+use crate::model::{ModelVersion, RunResult, set_current_thread_background};
+use crate::routing::rollout::{MirrorFigures, RolloutWindow};
 use crate::telemetry::metric;
 use crate::tensor::{InputTensor, OutputTensor};
 
@@ -42,6 +44,8 @@ pub struct MirrorJob {
     pub shadow_model: String,
     pub shadow_version: String,
     pub inputs: Vec<InputTensor>,
+    /// The route's rollout window when the shadow is its canary.
+    pub rollout_window: Option<Arc<RolloutWindow>>,
 }
 
 /// The submitting side; cheap to share.
@@ -174,6 +178,9 @@ async fn run(job: MirrorJob) -> Record {
         .infer(job.inputs, Vec::new(), Some(started + MIRROR_TIMEOUT))
         .await;
     let elapsed = started.elapsed();
+    if let Some(window) = &job.rollout_window {
+        window.record_mirror(mirror_figures(&answer, &job.primary_outputs, elapsed));
+    }
     record.shadow_latency_ms = Some(elapsed.as_secs_f64() * 1e3);
     metrics::histogram!(metric::SHADOW_DURATION, "route" => record.route.clone(),
         "model" => record.shadow_model.clone(), "version" => record.shadow_version.clone())
@@ -237,6 +244,27 @@ impl Record {
         {
             file.write(line);
         }
+    }
+}
+
+/// What a mirror to a rollout's canary tells the rollout.
+fn mirror_figures(answer: &RunResult, primary: &[OutputTensor], elapsed: Duration) -> MirrorFigures {
+    let (code, compared) = match answer {
+        Ok(outputs) => {
+            let c = compare(primary, outputs);
+            let compared = (!c.is_mismatch()).then_some((
+                c.argmax_agree,
+                c.argmax_agree + c.argmax_disagree,
+                c.mean_abs_diff,
+            ));
+            (Code::Ok, compared)
+        }
+        Err(error) => (error.code(), None),
+    };
+    MirrorFigures {
+        code,
+        elapsed,
+        compared,
     }
 }
 

@@ -36,6 +36,7 @@ fn job(shadow: &Arc<ModelVersion>) -> MirrorJob {
         shadow_model: "shadow".into(),
         shadow_version: "1".into(),
         inputs: vec![input_x(&[1.0, 1.0])],
+        rollout_window: None,
     }
 }
 

@@ -114,10 +114,12 @@ def _drain(stream, lines: list[str], listening: queue.Queue) -> None:
         listening.put(None)  # exited (or closed stderr) without listening
 
 
-def start_server(repo: Path, *extra_args: str, http_addr: str = "127.0.0.1:0") -> Server:
+def start_server(
+    repo: Path, *extra_args: str, http_addr: str = "127.0.0.1:0", grpc_addr: str = "127.0.0.1:0"
+) -> Server:
     """Starts ``switchyard serve`` on ``repo`` and waits until it is ready.
     ``http_addr`` is passed as ``--http-addr`` (``off``, or the gRPC address
-    for one-port mode, which then needs ``--grpc-addr`` in ``extra_args``)."""
+    for one-port mode, the same address as ``grpc_addr``)."""
     import tritonclient.grpc as grpcclient
 
     binary = switchyard_bin()
@@ -129,7 +131,7 @@ def start_server(repo: Path, *extra_args: str, http_addr: str = "127.0.0.1:0") -
         "--model-repo",
         str(repo),
         "--grpc-addr",
-        "127.0.0.1:0",
+        grpc_addr,
         "--metrics-addr",
         "127.0.0.1:0",
         "--http-addr",

@@ -57,6 +57,14 @@ routes:
       - {model: m, version: 1, weight: 50}   # stable
       - {model: m, version: 2, weight: 50}   # canary
     shadow: {model: m, version: 2, fraction: 1.0}
+  guarded:  # a rollout that never checks within the test: its gauges exist
+    targets:
+      - {model: m, version: 1, weight: 100}
+      - {model: m, version: 2, weight: 0}
+    rollout:
+      canary: {model: m, version: 2}
+      steps: [10, 100]
+      interval: 1h
 """
 
 

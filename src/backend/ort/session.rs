@@ -9,30 +9,64 @@ use ::ort::session::builder::GraphOptimizationLevel;
 use ::ort::value::DynValue;
 
 use super::library::OnnxRuntime;
+use super::providers;
 use super::values::{build_value, from_ort_value, tensor_spec};
-use crate::backend::{Backend, BackendError, RunTimings, Session, SessionOutput, SessionSettings};
+use crate::backend::{
+    Backend, BackendError, ExecutionMode, GraphOptimization, RunTimings, Session, SessionOutput,
+    SessionSettings,
+};
 use crate::error::ServeError;
 use crate::tensor::{InputTensor, OutputTensor, TensorData, TensorSpec};
 
 /// One ONNX Runtime session as every version gets it (the benchmark
 /// harnesses in `examples/` build theirs here too, so they compare like with
-/// like). The error is ONNX Runtime's message.
+/// like). The error is ONNX Runtime's message, or names the execution
+/// provider that is missing or failed and the library.
 pub fn build_session(
     runtime: &OnnxRuntime,
     path: &Path,
     settings: &SessionSettings,
 ) -> Result<OrtSessionInner, BackendError> {
     let text = |e: ::ort::Error<_>| BackendError::Load(e.to_string());
-    ::ort::session::Session::builder(&runtime.environment)
+    let builder = ::ort::session::Session::builder(&runtime.environment)
         .map_err(|e| BackendError::Load(e.to_string()))?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(optimization_level(settings.graph_optimization))
         .map_err(text)?
         .with_intra_threads(settings.intra_op_threads)
         .map_err(text)?
         .with_inter_threads(settings.inter_op_threads)
         .map_err(text)?
+        .with_parallel_execution(settings.execution_mode == ExecutionMode::Parallel)
+        .map_err(text)?;
+    let builder = match settings.memory_pattern {
+        Some(enable) => builder.with_memory_pattern(enable).map_err(text)?,
+        None => builder,
+    };
+    let mut builder = providers::register(
+        builder,
+        &settings.execution_providers,
+        settings.memory_arena,
+        &runtime.library,
+    )?;
+    let session = builder
         .commit_from_file(path)
-        .map_err(|e| BackendError::Load(e.to_string()))
+        .map_err(|e| BackendError::Load(e.to_string()))?;
+    let names: Vec<&str> = settings
+        .execution_providers
+        .iter()
+        .map(|p| p.kind.name())
+        .collect();
+    tracing::debug!(path = %path.display(), providers = %names.join(","), "onnx runtime session built");
+    Ok(session)
+}
+
+fn optimization_level(level: GraphOptimization) -> GraphOptimizationLevel {
+    match level {
+        GraphOptimization::Disabled => GraphOptimizationLevel::Disable,
+        GraphOptimization::Basic => GraphOptimizationLevel::Level1,
+        GraphOptimization::Extended => GraphOptimizationLevel::Level2,
+        GraphOptimization::All => GraphOptimizationLevel::All,
+    }
 }
 
 impl Backend for OnnxRuntime {

@@ -9,6 +9,6 @@ mod status;
 mod stream;
 
 pub use health::HealthPublisher;
-pub use server::{GrpcServer, TlsSettings};
+pub use server::{CONNECTION_AGE_GRACE, GrpcServer, TlsSettings};
 pub use service::{EXTENSIONS, InferenceService};
 pub use status::{grpc_code, status};

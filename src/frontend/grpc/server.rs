@@ -18,7 +18,7 @@ use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
 
 /// How long calls may run on after a connection reached its maximum age.
-const CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
+pub const CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
 
 /// PEM contents for TLS, read at start-up.
 pub struct TlsSettings {

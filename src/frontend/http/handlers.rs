@@ -30,20 +30,27 @@ pub struct ModelPath {
     pub version: String,
 }
 
-fn ok_or_unavailable(ready: bool) -> StatusCode {
-    if ready {
+/// 200 when true, 503 when not, with KServe's JSON body (`{"ready": true}`;
+/// Triton's clients read only the status).
+fn health_answer(key: &str, value: bool, name: Option<&str>) -> Response {
+    let status = if value {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut body = json!({ key: value });
+    if let Some(name) = name {
+        body["name"] = Value::String(name.to_string());
     }
+    (status, Json(body)).into_response()
 }
 
-pub async fn live() -> StatusCode {
-    StatusCode::OK
+pub async fn live() -> Response {
+    health_answer("live", true, None)
 }
 
-pub async fn ready(State(engine): State<Arc<Engine>>) -> StatusCode {
-    ok_or_unavailable(engine.server_ready())
+pub async fn ready(State(engine): State<Arc<Engine>>) -> Response {
+    health_answer("ready", engine.server_ready(), None)
 }
 
 pub async fn server_metadata() -> Json<Value> {
@@ -54,8 +61,9 @@ pub async fn server_metadata() -> Json<Value> {
     }))
 }
 
-pub async fn model_ready(State(engine): State<Arc<Engine>>, Path(path): Path<ModelPath>) -> StatusCode {
-    ok_or_unavailable(engine.model_ready(&path.model, &path.version))
+pub async fn model_ready(State(engine): State<Arc<Engine>>, Path(path): Path<ModelPath>) -> Response {
+    let ready = engine.model_ready(&path.model, &path.version);
+    health_answer("ready", ready, Some(&path.model))
 }
 
 fn tensors(specs: &[TensorSpec]) -> Vec<Value> {
@@ -141,6 +149,43 @@ pub async fn repository_index(State(engine): State<Arc<Engine>>, body: axum::bod
         })
         .collect();
     Json(entries).into_response()
+}
+
+/// `GET /v2/routes`: every route with the weights in force and its rollout's state.
+pub async fn routes(State(engine): State<Arc<Engine>>) -> Json<Value> {
+    let routes: Vec<Value> = engine.routes().iter().map(route_json).collect();
+    Json(json!({ "routes": routes }))
+}
+
+fn route_json(view: &crate::engine::RouteView) -> Value {
+    let route = &view.route;
+    let targets: Vec<Value> = route
+        .targets
+        .iter()
+        .map(|t| json!({"model": t.model, "version": t.version, "weight": t.weight}))
+        .collect();
+    let shadow = route
+        .shadow
+        .as_ref()
+        .map(|s| json!({"model": s.model, "version": s.version, "fraction": s.fraction}));
+    let rollout = view.rollout.as_ref().map(|live| {
+        json!({
+            "canary": {"model": live.canary.model, "version": live.canary.version},
+            "state": live.state.status.as_str(),
+            "step": live.state.step_index,
+            "steps": live.rollout.steps,
+            "canary_percent": live.state.canary_percent(&live.rollout),
+            "failures": live.state.failures,
+            "failure_limit": live.rollout.failure_limit,
+        })
+    });
+    json!({
+        "name": route.name,
+        "targets": targets,
+        "sticky_header": route.sticky_header,
+        "shadow": shadow,
+        "rollout": rollout,
+    })
 }
 
 /// Load and unload are refused as Triton refuses them when it polls its repository.

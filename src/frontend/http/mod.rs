@@ -12,5 +12,5 @@ mod status;
 
 pub use handlers::EXTENSIONS;
 pub use router::router;
-pub use server::{HttpService, one_port_service, rest_service, serve};
+pub use server::{ConnectionLimits, HttpService, grpc_service, one_port_service, rest_service, serve};
 pub use status::http_status;

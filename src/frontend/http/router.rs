@@ -53,6 +53,7 @@ pub fn router(engine: Arc<Engine>, max_body_bytes: usize) -> Router {
             get(model_statistics_json),
         )
         .route("/v2/repository/index", post(repository_index))
+        .route("/v2/routes", get(routes))
         .route("/v2/repository/models/{model}/load", post(repository_control))
         .route("/v2/repository/models/{model}/unload", post(repository_control))
         .with_state(engine)
