@@ -48,7 +48,7 @@ def make_repo(work: Path, model: str) -> Path:
 
 def start(argv: list[str], repo: Path, log: Path) -> tuple[subprocess.Popen, str]:
     """Starts a server and returns it with its gRPC url once it has loaded."""
-    cmd = [argv[0], "serve", "--model-repo", str(repo), "--grpc-addr", "127.0.0.1:0",
+    cmd = [argv[0], "serve", "--model-repo", str(repo), "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
            "--metrics-addr", "127.0.0.1:0", *argv[1:]]  # fmt: skip
     env = dict(os.environ, RUST_LOG="info")
     with log.open("w") as out:

@@ -15,7 +15,7 @@ build_release() {
 
 start_server() {
   local repo="$1" log="$2" listening
-  "$bin" serve --model-repo "$repo" --grpc-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 2>"$log" &
+  "$bin" serve --model-repo "$repo" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 2>"$log" &
   server=$!
   for _ in $(seq 300); do
     grep -q '"initial repository load done"' "$log" && break

@@ -195,7 +195,6 @@ fn check_names_what_is_refused_ignored_and_shadowed() {
 }
 
 #[test]
-#[ignore = "needs the loader to call config::check_declared_io (src/repository/loader.rs)"]
 fn a_declared_input_the_model_lacks_fails_the_load_naming_it() {
     let repo = TestRepo::new();
     add_pbtxt_model(

@@ -55,7 +55,7 @@ def count_instructions(work: Path, small: Path) -> dict:
     instructions["echo"] = callgrind_server("echo", [str(ECHO), "127.0.0.1:0"], work, None, "mlp_small")
     instructions["switchyard"] = callgrind_server(
         "switchyard",
-        [str(BIN), "serve", "--model-repo", str(cg_repo), "--grpc-addr", "127.0.0.1:0",
+        [str(BIN), "serve", "--model-repo", str(cg_repo), "--grpc-addr", "127.0.0.1:0", "--http-addr", "off",
          "--metrics-addr", "127.0.0.1:0"],
         work, LOADED, "mlp_small",
     )  # fmt: skip

@@ -52,7 +52,7 @@ def write_repo(work: Path, small: Path, compute: Path) -> Path:
 
 def switchyard(name: str, repo: Path, work: Path, *flags: str, env: dict[str, str] | None = None) -> Server:
     """`switchyard serve` on `repo`, ready once the repository is loaded."""
-    argv = [str(BIN), "serve", "--model-repo", str(repo), "--grpc-addr", "127.0.0.1:0",
+    argv = [str(BIN), "serve", "--model-repo", str(repo), "--grpc-addr", "127.0.0.1:0", "--http-addr", "off",
             "--metrics-addr", "127.0.0.1:0", *flags]  # fmt: skip
     return Server(name, argv, work, ready=LOADED, env=env)
 

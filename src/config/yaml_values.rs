@@ -51,10 +51,12 @@ enum OptionValue {
 }
 
 impl OptionValue {
-    fn into_string(self) -> String {
+    fn into_string(self, kind: ProviderKind) -> String {
         match self {
             Self::Text(text) => text,
-            // ONNX Runtime's providers read booleans as "1" / "0".
+            // ONNX Runtime's providers read booleans as "1" / "0", except
+            // OpenVINO, which wants "true" / "false".
+            Self::Flag(flag) if kind == ProviderKind::OpenVino => flag.to_string(),
             Self::Flag(flag) => if flag { "1" } else { "0" }.to_string(),
             Self::Integer(n) => n.to_string(),
             Self::Number(x) => x.to_string(),
@@ -90,7 +92,7 @@ pub fn providers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Execu
         let options = entry
             .options
             .into_iter()
-            .map(|(key, value)| (key, value.into_string()))
+            .map(|(key, value)| (key, value.into_string(entry.name)))
             .collect();
         check_options(entry.name, &options).map_err(D::Error::custom)?;
         providers.push(ExecutionProvider {
@@ -99,4 +101,34 @@ pub fn providers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Execu
         });
     }
     Ok(providers)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::ProviderKind;
+    use crate::config::ModelConfig;
+
+    #[test]
+    fn booleans_are_spelt_as_each_provider_reads_them() {
+        let config = ModelConfig::parse(
+            "execution_providers: [{name: openvino, options: {enable_qdq_optimizer: true}}, \
+             {name: rocm, options: {enable_hip_graph: true}}]\n",
+        )
+        .unwrap();
+        let providers = &config.execution_providers;
+        assert_eq!(providers[0].kind, ProviderKind::OpenVino);
+        assert_eq!(providers[0].options["enable_qdq_optimizer"], "true");
+        assert_eq!(providers[1].options["enable_hip_graph"], "1");
+    }
+
+    #[test]
+    fn bad_batch_sizes_are_reported_with_position() {
+        let err = ModelConfig::parse("max_batch_size: 8\ndynamic_batching: {preferred_batch_size: [a]}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("preferred_batch_size") && err.contains("line 2"),
+            "{err}"
+        );
+    }
 }

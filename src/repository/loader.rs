@@ -349,8 +349,12 @@ impl Loader {
             ..config.version_settings()
         };
         let idle_wait = self.idle_wait.clone();
+        // config.pbtxt's `input`/`output`, when given, must match the model.
+        let declared = config.declared_io.clone();
         tokio::task::spawn_blocking(move || {
-            ModelVersion::load(backend.as_ref(), key, &path, &settings, &idle_wait)
+            let version = ModelVersion::load(backend.as_ref(), key, &path, &settings, &idle_wait)?;
+            crate::config::check_declared_io(declared.as_ref(), &version.inputs, &version.outputs)?;
+            Ok(version)
         })
         .await
         .unwrap_or_else(|e| Err(LoadError::Threads(format!("load task failed: {e}"))))

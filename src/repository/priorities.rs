@@ -1,8 +1,8 @@
-//! Which versions only mirror: a version that is a route's shadow, no
-//! route's target and not its model's default version (the one direct
-//! requests get) serves no primary traffic, so its session threads run at
-//! background CPU priority. Decided for every snapshot, so a version that
-//! gains a primary role is brought back to normal priority.
+//! Which versions only mirror: a version that is a route's shadow and no
+//! route's target serves no routed traffic, so its session threads run at
+//! background CPU priority (a request that names it directly runs there
+//! too: a shadow is not meant to serve). Decided for every snapshot, so a
+//! version that becomes a route's target is brought back to normal priority.
 
 use std::collections::BTreeMap;
 
@@ -30,11 +30,11 @@ pub fn apply(models: &BTreeMap<String, ModelState>, routes: &RouteTable) {
         .filter_map(|target| resolve(&target.model, target.version))
         .collect();
     for (model, state) in models {
-        let default = state.ready.keys().next_back().copied();
         for (&version, loaded) in &state.ready {
             let key = (model.clone(), version);
-            let background = shadows.contains(&key) && !targets.contains(&key) && default != Some(version);
-            loaded.priority.set_background(background);
+            loaded
+                .priority
+                .set_background(shadows.contains(&key) && !targets.contains(&key));
         }
     }
 }

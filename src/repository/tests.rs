@@ -254,18 +254,11 @@ async fn only_a_version_that_only_mirrors_runs_in_the_background() {
             .collect()
     };
     let first = loader.reload().await.unwrap().snapshot;
-    assert_eq!(
-        background(&first),
-        vec![2],
-        "version 3 is the default, version 1 a target"
-    );
-    // The shadow becomes the route's target: back to normal priority.
+    assert_eq!(background(&first), vec![2], "version 1 is a target, 3 no shadow");
+    // The old shadow becomes the route's target, 3 the shadow.
     std::fs::write(&routes, shadow_of(3, 2)).unwrap();
     let second = loader.reload().await.unwrap().snapshot;
-    assert!(
-        background(&second).is_empty(),
-        "3 is the default version, 2 a target"
-    );
+    assert_eq!(background(&second), vec![3], "2 is back to normal priority");
 }
 
 #[tokio::test]

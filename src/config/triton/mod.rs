@@ -77,9 +77,13 @@ fn with_position(error: &prost_reflect::text_format::ParseError, text: &str, ins
         .map(|label| lists::original_offset(label.offset(), inserted));
     match offset {
         Some(offset) => {
-            let before = &text[..offset.min(text.len())];
+            let mut end = offset.min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let before = &text[..end];
             let line = before.matches('\n').count() + 1;
-            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            let column = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
             format!("{error} at line {line} column {column}")
         }
         None => error.to_string(),

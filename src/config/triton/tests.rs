@@ -80,6 +80,7 @@ fn absent_fields_keep_switchyard_defaults() {
     );
     assert_eq!(config.graph_optimization_level, GraphOptimization::All);
     assert_eq!(config.declared_io, None);
+    assert_eq!(parse("input [ ]\noutput: []\n").unwrap().declared_io, None);
     let zero = parse("parameters { key: \"intra_op_thread_count\" value: { string_value: \"0\" } }").unwrap();
     assert_eq!(zero.intra_op_threads, 0, "Triton's 0: ONNX Runtime's default");
     for (level, expected) in [
@@ -195,6 +196,8 @@ fn refusals_say_what_is_not_supported() {
 
 #[test]
 fn invalid_files_are_errors_with_position() {
+    let err = parse("# é\nname: \"simplé\" bogus: 1\n").unwrap_err().to_string();
+    assert!(err.contains("bogus") && err.contains("line 2 column 16"), "{err}");
     let err = parse("max_batch_size: 8\ninstance_grup [ { count: 1 } ]\n").unwrap_err();
     assert!(matches!(err, ConfigError::Syntax(_)), "{err:?}");
     let err = err.to_string();
