@@ -12,15 +12,9 @@ use crate::error::ServeError;
 use crate::proto::inference::model_infer_request::InferInputTensor;
 use crate::proto::inference::model_infer_response::InferOutputTensor;
 use crate::proto::inference::{InferTensorContents, ModelInferRequest, ModelInferResponse};
-use crate::tensor::{DataType, InputTensor, TensorData, element_count, split_bytes_elements};
-
-/// Most inputs a request may carry (and outputs it may name); models have a
-/// handful, and checking names is quadratic in this count.
-pub const MAX_TENSORS: usize = 256;
-/// Most BYTES elements in one input.
-pub const MAX_BYTES_ELEMENTS: usize = 1 << 20;
-/// Longest BYTES element.
-pub const MAX_BYTES_ELEMENT_LEN: usize = 16 << 20;
+use crate::tensor::{
+    DataType, InputTensor, MAX_TENSORS, TensorData, check_bytes_elements, split_bytes_elements,
+};
 
 /// A request's metadata as the engine reads headers (text values only).
 pub struct Metadata<'a>(pub &'a MetadataMap);
@@ -106,35 +100,6 @@ fn input_tensor(input: InferInputTensor, raw: Option<Bytes>) -> Result<InputTens
         shape: input.shape,
         data,
     })
-}
-
-/// Bounds what a BYTES input may make the server allocate before it is
-/// split: the element count (one slice handle each, never more than the
-/// shape claims) and each element's length.
-fn check_bytes_elements(name: &str, shape: &[i64], raw: &Bytes) -> Result<(), ServeError> {
-    let claimed = element_count(shape).unwrap_or(usize::MAX);
-    if claimed > MAX_BYTES_ELEMENTS {
-        return Err(ServeError::invalid(format!(
-            "input '{name}': at most {MAX_BYTES_ELEMENTS} BYTES elements per input, shape {shape:?} claims more"
-        )));
-    }
-    let (mut offset, mut count) = (0usize, 0usize);
-    while let Some(prefix) = raw.get(offset..offset + 4) {
-        let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-        if len > MAX_BYTES_ELEMENT_LEN {
-            return Err(ServeError::invalid(format!(
-                "input '{name}': a BYTES element of {len} bytes exceeds the limit of {MAX_BYTES_ELEMENT_LEN}"
-            )));
-        }
-        count += 1;
-        if count > claimed {
-            return Err(ServeError::invalid(format!(
-                "input '{name}': expected {claimed} BYTES elements for shape {shape:?}, got more"
-            )));
-        }
-        offset = offset.saturating_add(4).saturating_add(len);
-    }
-    Ok(())
 }
 
 fn contents_empty(c: &InferTensorContents) -> bool {
@@ -342,23 +307,6 @@ mod tests {
     fn unknown_datatype_is_named() {
         let err = input_tensor(input("FLOAT", InferTensorContents::default()), None).unwrap_err();
         assert!(err.to_string().contains("'FLOAT'"), "{err}");
-    }
-
-    #[test]
-    fn bytes_inputs_are_bounded_before_splitting() {
-        let raw = Bytes::from(vec![0u8; 4 * 10]); // ten empty elements
-        assert!(check_bytes_elements("t", &[10], &raw).is_ok());
-        let err = check_bytes_elements("t", &[3], &raw).unwrap_err();
-        assert!(err.to_string().contains("expected 3 BYTES elements"), "{err}");
-        let err = check_bytes_elements("t", &[1 << 30], &raw).unwrap_err();
-        assert!(err.to_string().contains("at most"), "{err}");
-        let huge = Bytes::from(((MAX_BYTES_ELEMENT_LEN + 1) as u32).to_le_bytes().to_vec());
-        assert!(
-            check_bytes_elements("t", &[1], &huge)
-                .unwrap_err()
-                .to_string()
-                .contains("exceeds")
-        );
     }
 
     #[test]

@@ -4,9 +4,7 @@
 
 use bytes::Bytes;
 
-use super::{MAX_BYTES_ELEMENT_LEN, MAX_BYTES_ELEMENTS};
 use crate::error::ServeError;
-use crate::tensor::{element_count, shape_text};
 
 /// The header's name, for messages.
 pub const HEADER: &str = "Inference-Header-Content-Length";
@@ -83,40 +81,4 @@ impl Sections {
             self.rest.len()
         )))
     }
-}
-
-/// Bounds what a binary BYTES input may make the server allocate before it
-/// is split: the element count (one slice handle each, never more than the
-/// shape claims) and each element's length. The same checks as gRPC's.
-pub fn check_bytes_elements(name: &str, shape: &[i64], raw: &Bytes) -> Result<(), ServeError> {
-    let Some(claimed) = element_count(shape) else {
-        return Err(ServeError::invalid(format!(
-            "input '{name}': shape {} has a negative dimension or too many elements",
-            shape_text(shape)
-        )));
-    };
-    if claimed > MAX_BYTES_ELEMENTS {
-        return Err(ServeError::invalid(format!(
-            "input '{name}': at most {MAX_BYTES_ELEMENTS} BYTES elements per input, shape {} claims more",
-            shape_text(shape)
-        )));
-    }
-    let (mut offset, mut count) = (0usize, 0usize);
-    while let Some(prefix) = raw.get(offset..offset.saturating_add(4)) {
-        let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-        if len > MAX_BYTES_ELEMENT_LEN {
-            return Err(ServeError::invalid(format!(
-                "input '{name}': a BYTES element of {len} bytes exceeds the limit of {MAX_BYTES_ELEMENT_LEN}"
-            )));
-        }
-        count += 1;
-        if count > claimed {
-            return Err(ServeError::invalid(format!(
-                "input '{name}': expected {claimed} BYTES elements for shape {}, got more",
-                shape_text(shape)
-            )));
-        }
-        offset = offset.saturating_add(4).saturating_add(len);
-    }
-    Ok(())
 }

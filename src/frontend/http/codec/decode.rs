@@ -6,12 +6,13 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::error::Category;
 
-use super::body::{self, Sections, check_bytes_elements};
+use super::body::{self, Sections};
 use super::data::{Packer, replay};
 use super::request::{Data, InputJson, Object, OutputJson, RequestJson};
 use super::{BinaryOutputs, InferBody, MAX_TENSORS};
 use crate::engine::InferRequest;
 use crate::error::ServeError;
+use crate::tensor::check_bytes_elements;
 use crate::tensor::{DataType, InputTensor, TensorData, split_bytes_elements};
 
 /// Decodes a REST inference request for the model (and version, empty for

@@ -96,13 +96,8 @@ pub use response_body::ResponseBody;
 #[cfg(doc)]
 use crate::{engine::InferRequest, error::ServeError};
 
-/// Most inputs a request may carry (and outputs it may name); the same as
-/// gRPC's limit (`frontend::grpc::convert`), restated as that module is private.
-pub const MAX_TENSORS: usize = 256;
-/// Most BYTES elements in one input, as for gRPC.
-pub const MAX_BYTES_ELEMENTS: usize = 1 << 20;
-/// Longest BYTES element, as for gRPC.
-pub const MAX_BYTES_ELEMENT_LEN: usize = 16 << 20;
+/// The limits every front end shares (`crate::tensor`).
+pub use crate::tensor::{MAX_BYTES_ELEMENT_LEN, MAX_BYTES_ELEMENTS, MAX_TENSORS};
 
 /// A decoded REST inference request.
 #[derive(Debug, Clone)]
