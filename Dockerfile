@@ -1,7 +1,13 @@
 # Switchyard container image.
 #
 #   docker build -t switchyard:dev .
+#   docker build --build-arg ORT_FLAVOR=gpu -t switchyard:dev-gpu .   # CUDA build (onnxruntime-gpu)
 #   docker run --rm -p 8000:8000 -p 8001:8001 -p 8002:8002 -v "$PWD/model_repo:/models:ro" switchyard:dev
+#
+# The GPU image needs the NVIDIA driver (580 or newer) on the node and the
+# NVIDIA container runtime (`--gpus all`, or the device plugin in Kubernetes);
+# ask for the provider in a model's config.yaml (`execution_providers`) or
+# with `instance_group { kind: KIND_GPU }` in its config.pbtxt.
 #
 # Stages:
 #   chef     Rust toolchain + cargo-chef (dependency caching)
@@ -34,7 +40,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-pip=23.0.1+dfsg-1 \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/install-ort.sh /tmp/install-ort.sh
-RUN ORT_INSTALL_DIR=/opt/onnxruntime/lib /tmp/install-ort.sh
+# cpu: the onnxruntime wheel; gpu: onnxruntime-gpu with the CUDA and cuDNN
+# libraries from their PyPI wheels, all beside libonnxruntime.so.
+ARG ORT_FLAVOR=cpu
+RUN if [ "$ORT_FLAVOR" = gpu ]; then \
+      ORT_INSTALL_DIR=/opt/onnxruntime/lib /tmp/install-ort.sh --gpu; \
+    else \
+      ORT_INSTALL_DIR=/opt/onnxruntime/lib /tmp/install-ort.sh; \
+    fi
 
 FROM chef AS build
 COPY --from=planner /src/recipe.json recipe.json
