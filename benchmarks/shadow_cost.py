@@ -123,7 +123,7 @@ def render(results: dict, binaries: list[str], args) -> str:
              f"Machine: {os.cpu_count()} cores, {os.uname().release}; server, clients and the busy process share it.",
              "", "Model `mlp_small`, batch 1, one client. `plain`: no shadow; `mirrored`: every request also "
              "mirrored (fraction 1.0) to an identical copy, whose session thread and the mirror dispatcher run at "
-             "background priority (SCHED_IDLE, nice 19). Busy: one process spinning on a core throughout.", "",
+             "background priority (nice 19). Busy: one process spinning on a core throughout.", "",
              "| server | busy process | client | p50 plain µs | p50 mirrored µs | mirrored ÷ plain, per round |",
              "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for binary in binaries:

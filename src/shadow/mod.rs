@@ -17,7 +17,7 @@ pub use compare::{Comparison, compare};
 pub use log_file::ShadowLog;
 
 use crate::error::Code;
-use crate::model::{ModelVersion, RunResult, set_current_thread_background};
+use crate::model::{ModelVersion, set_current_thread_background};
 use crate::routing::rollout::{MirrorFigures, RolloutWindow};
 use crate::telemetry::metric;
 use crate::tensor::{InputTensor, OutputTensor};
@@ -178,9 +178,6 @@ async fn run(job: MirrorJob) -> Record {
         .infer(job.inputs, Vec::new(), Some(started + MIRROR_TIMEOUT))
         .await;
     let elapsed = started.elapsed();
-    if let Some(window) = &job.rollout_window {
-        window.record_mirror(mirror_figures(&answer, &job.primary_outputs, elapsed));
-    }
     record.shadow_latency_ms = Some(elapsed.as_secs_f64() * 1e3);
     metrics::histogram!(metric::SHADOW_DURATION, "route" => record.route.clone(),
         "model" => record.shadow_model.clone(), "version" => record.shadow_version.clone())
@@ -195,6 +192,9 @@ async fn run(job: MirrorJob) -> Record {
             };
         }
         Err(error) => record.error = Some(error.to_string()),
+    }
+    if let Some(window) = &job.rollout_window {
+        window.record_mirror(mirror_figures(&record, elapsed));
     }
     record
 }
@@ -248,18 +248,15 @@ impl Record {
 }
 
 /// What a mirror to a rollout's canary tells the rollout.
-fn mirror_figures(answer: &RunResult, primary: &[OutputTensor], elapsed: Duration) -> MirrorFigures {
-    let (code, compared) = match answer {
-        Ok(outputs) => {
-            let c = compare(primary, outputs);
-            let compared = (!c.is_mismatch()).then_some((
-                c.argmax_agree,
-                c.argmax_agree + c.argmax_disagree,
-                c.mean_abs_diff,
-            ));
-            (Code::Ok, compared)
+fn mirror_figures(record: &Record, elapsed: Duration) -> MirrorFigures {
+    let c = &record.comparison;
+    let (code, compared) = match record.outcome {
+        Outcome::Ok => {
+            let rows = c.argmax_agree + c.argmax_disagree;
+            (Code::Ok, Some((c.argmax_agree, rows, c.mean_abs_diff)))
         }
-        Err(error) => (error.code(), None),
+        Outcome::Mismatch => (Code::Ok, None),
+        Outcome::Error | Outcome::Dropped => (Code::Internal, None),
     };
     MirrorFigures {
         code,
