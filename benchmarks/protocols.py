@@ -124,6 +124,10 @@ def render(results: dict, outputs: dict, rounds: int, requests: int, machine: st
              "`benchmarks/run.sh`). Load: perf_analyzer 2.60 (Triton's own), small MLP (64-256-256-10, "
              "`x` FP32 [1, 64]), count windows of the given size, stability 10 %, targets interleaved "
              f"per round. Machine: {machine}. Medians over the rounds, [min–max].", "",
+             "Each point is `../shared/tools/perf_analyzer/perf_analyzer.sh -m mlp -i grpc|http -u HOST:PORT "
+             "--shape x:1,64 --concurrency-range C --measurement-mode count_windows --measurement-request-count "
+             f"{requests} -s 100 -r 6 -f out.csv` (HTTP JSON adds `--input-tensor-format json "
+             "--output-tensor-format json`).", "",
              "Triton rows: Triton 2.51's front end and scheduler with the model in ONNX Runtime inside "
              "Triton's **Python backend** (the kit has no ONNX Runtime backend), so Triton's compute is "
              "slower than its ONNX Runtime backend would be.", ""]  # fmt: skip

@@ -189,4 +189,20 @@ def render(results: Results) -> str:
     lines += profiles_section(r.profiles)
     if FINDINGS.exists():
         lines += [FINDINGS.read_text().rstrip(), ""]
+    lines += protocols_section()
     return "\n".join(lines)
+
+
+def protocols_section() -> list[str]:
+    """perf_analyzer over gRPC and HTTP, from docs/PROTOCOLS.md (benchmarks/protocols.py)."""
+    protocols = FINDINGS.parent.parent / "docs" / "PROTOCOLS.md"
+    if not protocols.exists():
+        return []
+    text = protocols.read_text()
+    start = text.find("## perf_analyzer's own output")
+    body = text[start:] if start >= 0 else ""
+    return ["## perf_analyzer against Switchyard, over gRPC and HTTP", "",
+            "Triton's own load generator, with its server-side section from Switchyard's statistics; "
+            "the command, the protocol comparison and a real Triton beside it: [PROTOCOLS.md](PROTOCOLS.md) "
+            "(`benchmarks/protocols.py`, run by `benchmarks/run.sh`).", "",
+            body.replace("## perf_analyzer's own output", "### perf_analyzer's own output", 1), ""]  # fmt: skip

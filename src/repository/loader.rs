@@ -70,7 +70,7 @@ pub struct Loader {
     /// the model states last published and the versions routes pinned then.
     scanned: BTreeMap<String, ModelOnDisk>,
     problems: Vec<String>,
-    states: BTreeMap<String, ModelState>,
+    states: BTreeMap<String, Arc<ModelState>>,
     pins: HashMap<String, BTreeSet<u64>>,
     rollouts: RolloutController,
     /// The routes last published (the rollouts' weights applied).
@@ -209,7 +209,7 @@ impl Loader {
             }
             self.pins.insert(name.clone(), pins);
             touched.insert(name.clone());
-            states.insert(name, state);
+            states.insert(name, Arc::new(state));
         }
         self.forget_missing(&states, &touched);
         super::priorities::apply(&states, &routes);
@@ -419,7 +419,7 @@ impl Loader {
     /// Drops bookkeeping for versions that left the snapshot, so their memory
     /// is freed once their last request ends, and publishes the readiness
     /// gauges of the models reloaded (`touched`).
-    fn forget_missing(&mut self, states: &BTreeMap<String, ModelState>, touched: &BTreeSet<String>) {
+    fn forget_missing(&mut self, states: &BTreeMap<String, Arc<ModelState>>, touched: &BTreeSet<String>) {
         self.loaded.retain(|key, loaded| {
             let keep = states
                 .get(&key.model)

@@ -5,12 +5,13 @@
 //! version that becomes a route's target is brought back to normal priority.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::snapshot::ModelState;
 use crate::routing::RouteTable;
 
 /// Sets the priority request of every ready version in `models`.
-pub fn apply(models: &BTreeMap<String, ModelState>, routes: &RouteTable) {
+pub fn apply(models: &BTreeMap<String, Arc<ModelState>>, routes: &RouteTable) {
     let resolve = |model: &str, version: Option<u64>| {
         let state = models.get(model)?;
         let version = match version {

@@ -45,7 +45,9 @@ impl ModelState {
 /// Everything the serving path reads, swapped as a whole.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    pub models: BTreeMap<String, ModelState>,
+    /// Shared between snapshots: a reload that touches one model of
+    /// thousands copies pointers, not states.
+    pub models: BTreeMap<String, Arc<ModelState>>,
     /// Routes in force, swapped together with the models they name (with
     /// any rollout's weights applied).
     pub routes: Arc<RouteTable>,
@@ -186,7 +188,7 @@ mod tests {
         let mut snapshot = Snapshot::default();
         let mut state = ModelState::default();
         state.unavailable.insert(2, Unavailable::StillWriting);
-        snapshot.models.insert("m".into(), state);
+        snapshot.models.insert("m".into(), Arc::new(state));
         assert_eq!(
             snapshot.resolve("x", "").unwrap_err().code(),
             crate::error::Code::NotFound

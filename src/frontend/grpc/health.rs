@@ -2,7 +2,7 @@
 //! engine: overall ("") and one entry per model and route name. Readiness
 //! itself is the engine's; this only publishes it.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use tonic_health::ServingStatus;
@@ -17,8 +17,9 @@ pub const LIVENESS: &str = "switchyard/liveness";
 pub struct HealthPublisher {
     engine: Arc<Engine>,
     health: HealthReporter,
-    /// Names currently reported, so removed models can be cleared.
-    reported: Mutex<BTreeSet<String>>,
+    /// Names currently reported and their readiness, so only changes are
+    /// published and removed models can be cleared.
+    reported: Mutex<BTreeMap<String, bool>>,
 }
 
 fn status(ready: bool) -> ServingStatus {
@@ -34,7 +35,7 @@ impl HealthPublisher {
         Self {
             engine,
             health,
-            reported: Mutex::new(BTreeSet::new()),
+            reported: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -43,7 +44,11 @@ impl HealthPublisher {
         self.health
             .set_service_status("", ServingStatus::NotServing)
             .await;
-        let names = self.reported.lock().map(|m| m.clone()).unwrap_or_default();
+        let names: Vec<String> = self
+            .reported
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         for name in names {
             self.health
                 .set_service_status(&name, ServingStatus::NotServing)
@@ -51,27 +56,37 @@ impl HealthPublisher {
         }
     }
 
-    /// Publishes health for a newly published snapshot. [`LIVENESS`] is always
-    /// SERVING while the process runs: liveness probes must not restart a pod
-    /// that is merely unready.
+    /// Publishes health for a newly published snapshot: only the names whose
+    /// readiness changed (a repository of thousands of models changes one at
+    /// a time). [`LIVENESS`] is always SERVING while the process runs:
+    /// liveness probes must not restart a pod that is merely unready.
     pub async fn publish(&self, snapshot: &Snapshot) {
         self.health
             .set_service_status(LIVENESS, ServingStatus::Serving)
             .await;
         let health = self.engine.health(snapshot);
         self.health.set_service_status("", status(health.server)).await;
-        let current: BTreeSet<String> = health.names.iter().map(|(name, _)| name.clone()).collect();
-        for (name, ready) in &health.names {
-            self.health.set_service_status(name, status(*ready)).await;
-        }
-        let removed: Vec<String> = {
+        let current: BTreeMap<String, bool> = health.names.into_iter().collect();
+        let (changed, removed): (Vec<(String, bool)>, Vec<String>) = {
             let Ok(mut reported) = self.reported.lock() else {
                 return;
             };
-            let removed = reported.difference(&current).cloned().collect();
+            let changed = current
+                .iter()
+                .filter(|(name, ready)| reported.get(*name) != Some(ready))
+                .map(|(name, &ready)| (name.clone(), ready))
+                .collect();
+            let removed = reported
+                .keys()
+                .filter(|name| !current.contains_key(*name))
+                .cloned()
+                .collect();
             *reported = current;
-            removed
+            (changed, removed)
         };
+        for (name, ready) in changed {
+            self.health.set_service_status(&name, status(ready)).await;
+        }
         for name in removed {
             self.health.clone().clear_service_status(&name).await;
         }
