@@ -74,16 +74,34 @@ pub struct VersionStats {
     enabled: AtomicBool,
     /// Whether the first dimension is a batch (else every execution is size 1).
     batched: bool,
+    /// Written by the I/O threads as requests end.
+    answered: Answered,
+    /// Written by the session threads as they run.
+    ran: Ran,
+    /// Per executed batch size; index = batch size (0 unused).
+    batches: Box<[ComputeCounters]>,
+}
+
+/// The counters the I/O threads write, on cache lines of their own: sharing
+/// a line with the session threads' counters would bounce it between cores
+/// on every request.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Answered {
     success: StatCounter,
     fail: StatCounter,
+    last_inference_ms: AtomicU64,
+}
+
+/// The counters the session threads write.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Ran {
     queue: StatCounter,
     /// Per request: each request of a batch is charged the batch's times.
     compute: ComputeCounters,
     inference_count: AtomicU64,
     execution_count: AtomicU64,
-    last_inference_ms: AtomicU64,
-    /// Per executed batch size; index = batch size (0 unused).
-    batches: Box<[ComputeCounters]>,
 }
 
 /// One version's statistics read at one moment.
@@ -108,13 +126,8 @@ impl VersionStats {
         Self {
             enabled: AtomicBool::new(enabled),
             batched: max_batch_size > 0,
-            success: StatCounter::default(),
-            fail: StatCounter::default(),
-            queue: StatCounter::default(),
-            compute: ComputeCounters::default(),
-            inference_count: AtomicU64::new(0),
-            execution_count: AtomicU64::new(0),
-            last_inference_ms: AtomicU64::new(0),
+            answered: Answered::default(),
+            ran: Ran::default(),
             batches: (0..slots).map(|_| ComputeCounters::default()).collect(),
         }
     }
@@ -129,17 +142,19 @@ impl VersionStats {
             return;
         }
         if ok {
-            self.success.add(1, elapsed);
-            self.last_inference_ms.store(epoch_ms(), Ordering::Relaxed);
+            self.answered.success.add(1, elapsed);
+            self.answered
+                .last_inference_ms
+                .store(epoch_ms(), Ordering::Relaxed);
         } else {
-            self.fail.add(1, elapsed);
+            self.answered.fail.add(1, elapsed);
         }
     }
 
     /// A request waited `wait` for a session.
     pub fn record_queue(&self, wait: Duration) {
         if self.on() {
-            self.queue.add(1, wait);
+            self.ran.queue.add(1, wait);
         }
     }
 
@@ -150,9 +165,10 @@ impl VersionStats {
         }
         // Triton counts a model without a batch dimension one inference per request.
         let batch_size = if self.batched { rows } else { requests as usize };
-        self.compute.add(requests, timings);
-        self.execution_count.fetch_add(1, Ordering::Relaxed);
-        self.inference_count
+        self.ran.compute.add(requests, timings);
+        self.ran.execution_count.fetch_add(1, Ordering::Relaxed);
+        self.ran
+            .inference_count
             .fetch_add(batch_size as u64, Ordering::Relaxed);
         let slot = batch_size.min(self.batches.len() - 1);
         self.batches[slot].add(1, timings);
@@ -167,13 +183,13 @@ impl VersionStats {
             .filter(|(_, stats)| stats.infer.count > 0)
             .collect();
         StatsSnapshot {
-            success: self.success.read(),
-            fail: self.fail.read(),
-            queue: self.queue.read(),
-            compute: self.compute.read(),
-            inference_count: self.inference_count.load(Ordering::Relaxed),
-            execution_count: self.execution_count.load(Ordering::Relaxed),
-            last_inference_ms: self.last_inference_ms.load(Ordering::Relaxed),
+            success: self.answered.success.read(),
+            fail: self.answered.fail.read(),
+            queue: self.ran.queue.read(),
+            compute: self.ran.compute.read(),
+            inference_count: self.ran.inference_count.load(Ordering::Relaxed),
+            execution_count: self.ran.execution_count.load(Ordering::Relaxed),
+            last_inference_ms: self.answered.last_inference_ms.load(Ordering::Relaxed),
             batches,
         }
     }
