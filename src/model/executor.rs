@@ -6,7 +6,7 @@
 //! a model's memory is freed on its session thread, never on an async worker.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::{Sender, TrySendError};
@@ -41,6 +41,9 @@ pub struct ExecutorSettings<'a> {
     pub idle_wait: &'a IdleWait,
     /// The CPU priority the threads keep to.
     pub priority: Arc<PriorityRequest>,
+    /// Size of the model file: about what the sessions hold, and so what
+    /// their end frees.
+    pub model_bytes: u64,
 }
 
 impl Executor {
@@ -57,6 +60,7 @@ impl Executor {
             batching,
             idle_wait,
             priority,
+            model_bytes,
         } = settings;
         let (jobs, receiver) = crossbeam_channel::bounded(capacity);
         let running = Arc::new(AtomicUsize::new(sessions.len()));
@@ -79,7 +83,7 @@ impl Executor {
                     // The session is gone; the last thread of the version hands
                     // its memory back to the operating system.
                     if running.fetch_sub(1, Ordering::AcqRel) == 1 {
-                        release_freed_memory();
+                        release_freed_memory(model_bytes);
                     }
                 })?;
         }
@@ -150,11 +154,24 @@ impl Executor {
 /// dropped session freed in its arenas (one per thread that allocated) and
 /// above its trim threshold, so without this resident memory grows with each
 /// reload of a large model; `malloc_trim(0)` releases the free pages of every
-/// arena. Elsewhere (musl, other allocators) there is nothing to do.
-fn release_freed_memory() {
+/// arena. A trim walks the whole heap (milliseconds with thousands of small
+/// models loaded), so it runs once the versions dropped since the last one
+/// add up to [`TRIM_AFTER_BYTES`]: after every large model, after every few
+/// dozen small ones. Elsewhere (musl, other allocators) there is nothing to do.
+fn release_freed_memory(model_bytes: u64) {
+    let dropped = DROPPED_SINCE_TRIM.fetch_add(model_bytes, Ordering::AcqRel) + model_bytes;
+    if dropped < TRIM_AFTER_BYTES {
+        return;
+    }
+    DROPPED_SINCE_TRIM.store(0, Ordering::Release);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {
         libc::malloc_trim(0);
     }
 }
+
+/// Model bytes dropped since the last trim, process-wide.
+static DROPPED_SINCE_TRIM: AtomicU64 = AtomicU64::new(0);
+/// A trim is worth its walk of the heap once this much was dropped.
+const TRIM_AFTER_BYTES: u64 = 8 << 20;

@@ -148,6 +148,7 @@ impl ModelVersion {
                 batching: settings.batching.clone(),
                 idle_wait,
                 priority: priority.clone(),
+                model_bytes: std::fs::metadata(path).map_or(0, |m| m.len()),
             },
             metrics.clone(),
         )
