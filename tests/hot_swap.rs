@@ -307,7 +307,7 @@ async fn config_edits_take_effect_and_bad_edits_keep_the_old_settings() {
     std::fs::write(first.join("config.yaml"), "version_policy: {all: true}\n").unwrap();
     std::os::unix::fs::symlink("..2026_01", model_dir.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/config.yaml", model_dir.join("config.yaml")).unwrap();
-    wait_until(|| async {
+    wait_until(STEP_TIMEOUT, || async {
         client
             .clone()
             .model_ready(ready("1"))
@@ -330,7 +330,7 @@ async fn config_edits_take_effect_and_bad_edits_keep_the_old_settings() {
     std::fs::rename(model_dir.join("..data_tmp"), model_dir.join("..data")).unwrap();
     let file = model_dir.join("config.yaml").display().to_string();
     let rejected = [("file", file.as_str()), ("outcome", "failure")];
-    wait_until(|| async {
+    wait_until(STEP_TIMEOUT, || async {
         server
             .scrape()
             .await
@@ -354,7 +354,7 @@ async fn config_edits_take_effect_and_bad_edits_keep_the_old_settings() {
     .unwrap();
     std::os::unix::fs::symlink("..2026_03", model_dir.join("..data_tmp")).unwrap();
     std::fs::rename(model_dir.join("..data_tmp"), model_dir.join("..data")).unwrap();
-    wait_until(|| async {
+    wait_until(STEP_TIMEOUT, || async {
         !client
             .clone()
             .model_ready(ready("1"))
@@ -366,19 +366,4 @@ async fn config_edits_take_effect_and_bad_edits_keep_the_old_settings() {
     .await;
     let response = client.model_infer(request("m")).await.unwrap().into_inner();
     assert_eq!(response.model_version, "2");
-}
-
-async fn wait_until<F, Fut>(condition: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < STEP_TIMEOUT,
-            "condition not met within {STEP_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use switchyard::proto::inference::model_config::SchedulingChoice;
@@ -231,7 +231,7 @@ async fn a_broken_config_pbtxt_edit_keeps_the_previous_settings() {
     std::fs::write(&pbtxt, format!("{good}\ninstance_grup [ {{ count: 4 }} ]\n")).unwrap();
     let file = pbtxt.display().to_string();
     let rejected = [("file", file.as_str()), ("outcome", "failure")];
-    wait_until(|| async {
+    wait_until(STEP_TIMEOUT, || async {
         server
             .scrape()
             .await
@@ -252,7 +252,7 @@ async fn a_broken_config_pbtxt_edit_keeps_the_previous_settings() {
 
     std::fs::write(&pbtxt, good.replace("count: 2", "count: 1")).unwrap();
     let accepted = [("file", file.as_str()), ("outcome", "ok")];
-    wait_until(|| async {
+    wait_until(STEP_TIMEOUT, || async {
         server
             .scrape()
             .await
@@ -261,7 +261,7 @@ async fn a_broken_config_pbtxt_edit_keeps_the_previous_settings() {
     })
     .await;
     let mut client = client.clone();
-    wait_until(|| {
+    wait_until(STEP_TIMEOUT, || {
         let mut client = client.clone();
         async move { model_config(&mut client, "simple_add").await.instance_group[0].count == 1 }
     })
@@ -272,19 +272,4 @@ async fn a_broken_config_pbtxt_edit_keeps_the_previous_settings() {
         .unwrap()
         .into_inner();
     assert_eq!(response.outputs[0].shape, vec![1, 4]);
-}
-
-async fn wait_until<F, Fut>(condition: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < STEP_TIMEOUT,
-            "condition not met within {STEP_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

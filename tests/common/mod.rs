@@ -308,3 +308,20 @@ pub fn add_request(values: &[f32]) -> ModelInferRequest {
         ],
     )
 }
+
+/// Polls `condition` every 20 ms until it holds; fails the test after `timeout`.
+/// For states the server announces no event for (a version served, a model gone).
+pub async fn wait_until<F, Fut>(timeout: Duration, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !condition().await {
+        assert!(
+            started.elapsed() < timeout,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
