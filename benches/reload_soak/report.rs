@@ -123,6 +123,7 @@ pub(crate) fn memory_rows(results: &Results) -> Vec<Row> {
             rss_spread(&results.cycles),
             "read at the end of every cycle",
         ),
+        spread_row(&results.cycles),
         row(
             "median RSS, last 10 cycles / first 10",
             format!("{:.3}×", results.rss_trend()),
@@ -146,6 +147,32 @@ pub(crate) fn rss_spread(cycles: &[ProcessStatus]) -> String {
         at(0),
         at(rss.len() / 2),
         at(rss.len().saturating_sub(1))
+    )
+}
+
+/// Max over min of the cycle-end readings against the 1.2× target, naming
+/// the highest cycle and how many cycles exceed the target, so one outlier
+/// can be told from a wandering figure and traced.
+pub(crate) fn spread_row(cycles: &[ProcessStatus]) -> Row {
+    let min = cycles.iter().map(|c| c.vm_rss_kib).min().unwrap_or(0).max(1);
+    let (highest, max) = cycles
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i + 1, c.vm_rss_kib))
+        .max_by_key(|&(_, kib)| kib)
+        .unwrap_or((0, 0));
+    let spread = max as f64 / min as f64;
+    let above = cycles
+        .iter()
+        .filter(|c| c.vm_rss_kib as f64 > 1.2 * min as f64)
+        .count();
+    row(
+        "cycle-end RSS max / min",
+        format!("{spread:.2}×"),
+        &format!(
+            "target ≤ 1.2×: {}; highest after cycle {highest}; {above} cycle(s) above 1.2× the min",
+            verdict(spread <= 1.2)
+        ),
     )
 }
 
